@@ -1,0 +1,106 @@
+"""Loading the framework: overlay merging, answer validation, completeness rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import ValidationError
+from app.model.framework import (
+    apply_overlay,
+    build,
+    load_framework,
+    missing_reason,
+    validate_value,
+    _field,
+)
+
+T = {l: f"t-{l}" for l in ("en", "fr", "es", "ru", "zh", "ar")}
+
+
+def tiny() -> tuple[dict, list[dict]]:
+    meta = {"id": "sdg-cities-global", "version": "1.2.0", "title": T, "languages": ["en"],
+            "levels": [{"id": "silver", "name": T}, {"id": "gold", "name": T}],
+            "stage_levels": {"A": "silver"}, "evidence_kinds": [{"id": "document", "name": T, "extensions": [".pdf"]}],
+            "stages": ["A"]}
+    stage = {"id": "A", "order": 1, "title": T, "summary": T, "source": "para 20", "criteria": [
+        {"id": "A.a", "letter": "a", "title": T, "statement": T, "requirements": [
+            {"id": "A.a.1", "title": T, "guidance": T, "mandatory": True,
+             "fields": [{"id": "summary", "type": "text", "label": T, "required": True, "min_length": 5}],
+             "evidence": [], "indicators": [], "min_indicator_values": 0},
+            {"id": "A.a.2", "title": T, "guidance": T, "mandatory": False,
+             "fields": [{"id": "ok", "type": "yes_no", "label": T, "required": True}],
+             "evidence": [], "indicators": [], "min_indicator_values": 0}]}]}
+    return meta, [stage]
+
+
+def test_overlay_renames_hides_changes_and_adds():
+    meta, stages = tiny()
+    new_req = {"id": "A.a.KE1", "title": T, "guidance": T, "mandatory": True,
+               "fields": [{"id": "county", "type": "text", "label": T, "required": True}],
+               "evidence": [], "indicators": [], "min_indicator_values": 0}
+    overlay = {"id": "ke", "version": "0.3.0", "base": "sdg-cities-global", "base_version": "^1.0",
+               "mechanism": {"name": T, "country": "KE"},
+               "levels": {"silver": {"name": {**T, "en": "Bronze star"}}},
+               "hide": ["A.a.2"], "change": {"A.a.1": {"mandatory": False}},
+               "add": [{"criterion": "A.a", "requirement": new_req}]}
+    fw = build(*apply_overlay(meta, stages, overlay, Path("ke.json")), overlay)
+    assert fw.level_name("A", "en") == "Bronze star"
+    ids = [r.id for r in fw.stage("A").requirements()]
+    assert ids == ["A.a.1", "A.a.KE1"]
+    assert fw.requirement("A.a.1").mandatory is False and fw.requirement("A.a.1").origin == "ke"
+    assert fw.requirement("A.a.KE1").origin == "ke"
+    assert fw.label == "sdg-cities-global 1.2.0 + ke 0.3.0"
+    # the base data was not modified by the merge
+    assert [r["id"] for r in stages[0]["criteria"][0]["requirements"]] == ["A.a.1", "A.a.2"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"base_version": "^2.0"},
+    {"hide": ["A.z.9"]},
+    {"change": {"A.z.9": {"mandatory": False}}},
+    {"levels": {"bronze": {"name": T}}},
+])
+def test_overlay_errors_are_clear(bad):
+    meta, stages = tiny()
+    overlay = {"id": "ke", "version": "1.0.0", "base": "sdg-cities-global", "base_version": "^1.0", **bad}
+    with pytest.raises(ValidationError) as exc:
+        apply_overlay(meta, stages, overlay, Path("ke.json"))
+    assert "ke.json" in exc.value.message("en")
+
+
+def test_field_validation_rules():
+    num = _field({"id": "n", "type": "number", "label": T, "min": 0, "max": 100, "integer": True})
+    assert validate_value(num, 5) is None and validate_value(num, None) is None
+    assert validate_value(num, 5.5) and validate_value(num, -1) and validate_value(num, 101)
+    assert validate_value(num, True) and validate_value(num, "5")
+    choice = _field({"id": "c", "type": "multiple_choice", "label": T,
+                     "options": [{"id": "a", "label": T}, {"id": "b", "label": T}]})
+    assert validate_value(choice, ["a", "b"]) is None
+    assert validate_value(choice, ["a", "a"]) and validate_value(choice, ["z"]) and validate_value(choice, "a")
+    date = _field({"id": "d", "type": "date", "label": T})
+    assert validate_value(date, "2024-02-29") is None and validate_value(date, "2023-02-29")
+    table = _field({"id": "t", "type": "table", "label": T, "min_rows": 2, "columns": [
+        {"id": "name", "type": "text", "label": T, "required": True},
+        {"id": "n", "type": "number", "label": T, "required": False, "min": 0}]})
+    assert validate_value(table, [{"name": "x", "n": 1}]) is None
+    assert validate_value(table, [{"name": "x", "n": -1}]) and validate_value(table, [{"colour": "red"}])
+    assert missing_reason(table, [{"name": "x"}], {}) == "Add at least {min} rows."
+    assert missing_reason(table, [{"name": "x"}, {"n": 2}], {}) == "Fill every required cell of the table."
+    assert missing_reason(table, [{"name": "x"}, {"name": "y"}], {}) is None
+    cond = _field({"id": "why", "type": "text", "label": T, "required": False,
+                   "required_if": {"field": "adopted", "equals": False}})
+    assert missing_reason(cond, None, {"adopted": True}) is None
+    assert missing_reason(cond, None, {"adopted": False}) == "Not answered yet."
+
+
+def test_real_framework_and_overlays_load():
+    from app.model.framework import available_overlays
+
+    fw = load_framework()
+    assert [s.id for s in fw.stages] == ["A", "B", "C", "D"]
+    assert {fw.stage_levels[s] for s in "ABCD"} == {"silver", "gold", "platinum", "diamond"}
+    for ov in available_overlays():
+        ofw = load_framework(ov)
+        assert ofw.overlay_id == ov and ofw.label.endswith(ofw.overlay_version)
