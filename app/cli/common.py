@@ -19,7 +19,7 @@ def data_dir(args: Any) -> Path:
 def open_kit(args: Any):  # type: ignore[no-untyped-def]
     from app.model.service import Kit
 
-    return Kit(data_dir(args)).open()
+    return Kit(data_dir(args))  # opened (and closed) by "with"
 
 
 def print_json(value: Any) -> None:

@@ -36,6 +36,7 @@ COMMAND_MODULES: dict[str, str] = {
     "restore-backup": "app.cli.core_cmds",
     "keys": "app.cli.keys_cmd",
     "bundle": "app.cli.bundle_cmd",
+    "selfcheck": "app.cli.stick_cmds",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -52,6 +53,7 @@ COMMAND_HELP: dict[str, str] = {
     "restore-backup": N_("Restore the store from its latest backup"),
     "keys": N_("Create, export and certify keys and trust files"),
     "bundle": N_("Seal, verify, open and inspect submission bundles"),
+    "selfcheck": N_("Check that the kit on this stick was not altered"),
 }
 
 

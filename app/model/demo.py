@@ -145,16 +145,22 @@ def indicator_values(kit: Kit, indicator_ids: list[str]) -> int:
         ind = cat.get(iid)
         base = 20.0 + 7 * n
         better_up = ind.direction == "higher_is_better"
+        if ind.unit == "yes_no":  # a city-level yes/no indicator: 0 at baseline, 1 now and as target
+            for year, value, kind, source in ((2022, 0, "baseline", "Amani council records 2022"),
+                                              (2024, 1, "observed", "Amani council records 2024"),
+                                              (2030, 1, "target", "Amani 2030 strategic framework")):
+                rows.append(dict(indicator_id=iid, year=year, value=value, kind=kind, source=source))
+            continue
         rows.append(dict(indicator_id=iid, year=2022, value=base, kind="baseline",
                          source="Amani household survey 2022"))
-        rows.append(dict(indicator_id=iid, year=2024, value=base * (1.1 if better_up else 0.9), kind="observed",
+        rows.append(dict(indicator_id=iid, year=2024, value=round(base * (1.1 if better_up else 0.9), 2), kind="observed",
                          source="Amani household survey 2024"))
-        rows.append(dict(indicator_id=iid, year=2030, value=base * (1.5 if better_up else 0.5), kind="target",
+        rows.append(dict(indicator_id=iid, year=2030, value=round(base * (1.5 if better_up else 0.5), 2), kind="target",
                          source="Amani 2030 strategic framework"))
         if "sex" in ind.disaggregation:
             sex_values = [v["id"] for v in cat.dimensions["sex"].get("values", ())][:2]
             for j, sv in enumerate(sex_values):
-                rows.append(dict(indicator_id=iid, year=2024, value=base * (1.0 + 0.05 * (j + 1)), kind="observed",
+                rows.append(dict(indicator_id=iid, year=2024, value=round(base * (1.0 + 0.05 * (j + 1)), 2), kind="observed",
                                  source="Amani household survey 2024", disaggregation={"sex": sv}))
     return kit.set_indicator_values(rows)
 

@@ -204,16 +204,26 @@ def _schema(name: str) -> dict[str, Any]:
         return json.load(fh)
 
 
-def validate_against(schema_name: str, data: Any, path: Path) -> None:
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    """A validator for ``resources/schema/<name>``; its relative ``$ref``s resolve to sibling files."""
     import jsonschema
+    from referencing import Registry, Resource
 
-    validator_cls = jsonschema.validators.validator_for(_schema(schema_name))
-    validator = validator_cls(_schema(schema_name))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(_schema(uri.rsplit("/", 1)[-1]))
+
+    schema = _schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=Registry(retrieve=retrieve))
+
+
+def validate_against(schema_name: str, data: Any, path: Path) -> None:
+    errors = sorted(_validator(schema_name).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise ValidationError(N_("The framework file {path} does not follow the format at {where}: {detail}"),
+        raise ValidationError(N_("The file {path} does not follow the format at {where}: {detail}"),
                               path=str(path), where=where, detail=err.message[:300])
 
 

@@ -184,26 +184,36 @@ class AuditEntry(Base):
 
 
 class SealedBundle(Base):
+    """A submission bundle this kit sealed, with where it was written and how far it got."""
+
     __tablename__ = "sealed_bundle"
-    bundle_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    submission_id: Mapped[str] = mapped_column(String(40))
-    revision: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(64), unique=True)
+    submission_id: Mapped[str] = mapped_column(String(64), index=True)
     stage: Mapped[str] = mapped_column(String(8))
-    path: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    supersedes: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sums sha256 of the previous
     sums_sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(24), default="sealed")
-    created_at: Mapped[str] = mapped_column(String(32), default=utcnow)
+    recipients_sha256: Mapped[str] = mapped_column(String(64))
+    panel_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    demo: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="sealed")  # sealed|collected|received|in_review|feedback
+    receipt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sealed_at: Mapped[str] = mapped_column(String(32), default=utcnow)
     updated_at: Mapped[str] = mapped_column(String(32), default=utcnow)
+    __table_args__ = (UniqueConstraint("submission_id", "revision"),)
 
 
 class SealedObject(Base):
-    """Reuse of encrypted evidence across revisions: plaintext hash -> object, per recipient set."""
+    """An encrypted object of a sealed bundle, reusable by a later revision to the same recipients."""
 
     __tablename__ = "sealed_object"
-    __table_args__ = (UniqueConstraint("plaintext_sha256", "recipients_sha256"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    plaintext_sha256: Mapped[str] = mapped_column(String(64))
+    content_key: Mapped[str] = mapped_column(String(64))  # sha256 of the plaintext (or of a pack's member list)
     recipients_sha256: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    bundle_id: Mapped[str] = mapped_column(String(40))
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_sealed_object_key", "content_key", "recipients_sha256"),)
