@@ -272,3 +272,26 @@ def check_against_ledger(ledger: dict[str, Any], tb: TrustedBundle) -> str:
 def open_trusted(tb: TrustedBundle, keyset: KeySet, out: Path | str, *, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None) -> OpenedBundle:
     return open_bundle(tb.verified, keyset.age_identity, out, progress=progress, cancel=cancel)
+
+
+BUNDLE_STATES = ("sealed", "collected", "received", "in_review", "feedback")
+
+
+def mark_status(kit: Any, bundle_id: str, status: str, *, receipt: str | None = None) -> None:
+    """Move a sealed bundle forward (collected by an officer, received with a verified receipt,
+    under review, feedback returned). A bundle never moves back; the receipt is kept on the stick."""
+    from app.model.models import utcnow
+
+    if status not in BUNDLE_STATES:
+        raise ValueError(status)
+    with kit.store.session() as s:
+        row = s.execute(select(SealedBundle).where(SealedBundle.bundle_id == bundle_id)).scalar_one_or_none()
+        if row is None:
+            raise UserInputError(N_("No sealed bundle {id} in this data folder."), id=bundle_id)
+        if BUNDLE_STATES.index(status) < BUNDLE_STATES.index(row.status):
+            return
+        row.status = status
+        if receipt is not None:
+            row.receipt = receipt
+        row.updated_at = utcnow()
+        audit.append(s, kit.actor, "bundle.status", bundle_id, {"status": status})

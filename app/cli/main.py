@@ -37,6 +37,10 @@ COMMAND_MODULES: dict[str, str] = {
     "keys": "app.cli.keys_cmd",
     "bundle": "app.cli.bundle_cmd",
     "selfcheck": "app.cli.stick_cmds",
+    "platform": "app.cli.sync_cmds",
+    "officer": "app.cli.sync_cmds",
+    "sync": "app.cli.sync_cmds",
+    "panel": "app.cli.panel_cmds",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -54,6 +58,10 @@ COMMAND_HELP: dict[str, str] = {
     "keys": N_("Create, export and certify keys and trust files"),
     "bundle": N_("Seal, verify, open and inspect submission bundles"),
     "selfcheck": N_("Check that the kit on this stick was not altered"),
+    "platform": N_("Run the platform intake service"),
+    "officer": N_("Collect bundles from city sticks and deliver receipts"),
+    "sync": N_("Send the outbox to the platform and fetch receipts and review results"),
+    "panel": N_("Import, review and report on bundles as a technical panel"),
 }
 
 
