@@ -441,3 +441,61 @@ def test_wrong_passphrase_is_one_clear_line(sealed, capsys, monkeypatch):
     monkeypatch.setenv("SDGKIT_PASSPHRASE", "not the passphrase at all")
     code, out, err = sdgkit(capsys, "--data", str(sealed["data"]), "bundle", "seal", "--stage", STAGE)
     assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# -- property-based: the reader never crashes, whatever the bytes ---------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fuzz_base(sealed_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("fuzz")
+    (bundle,) = list((sealed_template / "out").iterdir())
+    shutil.copytree(bundle, base / "pristine")
+    return {"pristine": base / "pristine", "work": base / "work", "data": sealed_template / "data"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(min_value=0, max_value=10_000), where=st.integers(min_value=0, max_value=1 << 30),
+       how=st.sampled_from(["flip", "truncate", "append", "zero", "delete"]), value=st.integers(1, 255))
+def test_reader_never_crashes_on_damaged_bundles(fuzz_base, which, where, how, value):
+    work = fuzz_base["work"]
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(fuzz_base["pristine"], work)
+    files = sorted(p for p in work.rglob("*") if p.is_file())
+    target = files[which % len(files)]
+    data = bytearray(target.read_bytes())
+    if how == "flip" and data:
+        data[where % len(data)] ^= value
+    elif how == "truncate":
+        data = data[: where % (len(data) + 1)]
+    elif how == "append":
+        data += bytes([value]) * (1 + where % 100)
+    elif how == "zero":
+        data = bytearray()
+    if how == "delete":
+        target.unlink()
+    else:
+        target.write_bytes(bytes(data))
+    changed = how != "flip" or bool(data)
+    try:
+        vb = verify_folder(work)
+    except KitError:
+        return  # a clear, translated refusal
+    # the only harmless changes are to files no signature covers: the minisig's untrusted comment
+    assert not changed or target.name == "SHA256SUMS.minisig"
+    try:
+        open_bundle(vb, reviewer(fuzz_base["data"]).age_identity, work.parent / f"out-{which}-{how}")
+    except KitError:
+        pass
+
+
+@given(st.text(max_size=300))
+def test_sums_parser_and_path_rules_never_crash(text):
+    for fn in (lambda: bmod._parse_sums(text.encode("utf-8", "surrogatepass")), lambda: bmod.check_member_path(text)):
+        try:
+            fn()
+        except KitError:
+            pass
