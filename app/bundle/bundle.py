@@ -120,6 +120,7 @@ class SealRequest:
     demo: bool = False
     segment_size: int = DEFAULT_SEGMENT_SIZE
     city_label: str = ""  # readable name for the folder (the city's name); city_id if empty
+    kind: str = "submission"  # or "review": a panel's results, readable by the city
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,14 @@ def bundle_folder_name(city: str, stage: str, revision: int, bundle_id: str) -> 
     return f"SDGKIT-{city}-{stage}-r{revision}-{bundle_id[:8]}"
 
 
-def trusted_comment(bundle_id: str, submission_id: str, revision: int, stage: str, city_id: str) -> str:
-    return (f"{COMMENT_PREFIX} fmt={FORMAT_VERSION} bundle={bundle_id} submission={submission_id} "
+KINDS = ("submission", "review")
+
+
+def trusted_comment(bundle_id: str, submission_id: str, revision: int, stage: str, city_id: str,
+                    kind: str = "submission") -> str:
+    text = (f"{COMMENT_PREFIX} fmt={FORMAT_VERSION} bundle={bundle_id} submission={submission_id} "
             f"rev={revision} stage={stage} city={re.sub(r'[^A-Za-z0-9._-]', '_', city_id)}")
+    return text if kind == "submission" else text + f" kind={kind}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,7 +476,11 @@ def seal(request: SealRequest, out_parent: Path | str, signing_key: SigningKey, 
     require_free_space(out_parent, needed)
 
     bundle_id = secrets.token_hex(16)
+    if request.kind not in KINDS:
+        raise ValueError(request.kind)
     name = bundle_folder_name(request.city_label or request.city_id, request.stage, request.revision, bundle_id)
+    if request.kind != "submission":
+        name = name.replace("SDGKIT-", f"SDGKIT-{request.kind.upper()}-", 1)
     final = out_parent / name
     work = out_parent / (name + PARTIAL_SUFFIX)
     work.mkdir()
@@ -541,6 +551,7 @@ def seal(request: SealRequest, out_parent: Path | str, signing_key: SigningKey, 
             "format": INNER_FORMAT, "format_version": FORMAT_VERSION, "bundle_id": bundle_id,
             "submission_id": request.submission_id, "revision": request.revision, "supersedes": request.supersedes,
             "city_id": request.city_id, "stage": request.stage, "created": created, "demo": request.demo,
+            "kind": request.kind,
             "submitter": {"ed25519": pub.to_base64(), "fingerprint": pub.fingerprint()},
             "panel_id": request.panel_id, "recipients": [r.to_string() for r in recipients],
             "recipients_sha256": rsha,
@@ -565,11 +576,13 @@ def seal(request: SealRequest, out_parent: Path | str, signing_key: SigningKey, 
                         "segments": [{"name": n, "size": s} for n, s in inner_segments]})
         objects.sort(key=lambda o: o["id"])
 
-        comment = trusted_comment(bundle_id, request.submission_id, request.revision, request.stage, request.city_id)
+        comment = trusted_comment(bundle_id, request.submission_id, request.revision, request.stage, request.city_id,
+                                  request.kind)
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "bundle_id": bundle_id,
             "submission_id": request.submission_id, "revision": request.revision, "supersedes": request.supersedes,
             "city_id": request.city_id, "stage": request.stage, "created": created, "demo": request.demo,
+            "kind": request.kind,
             "submitter": {"ed25519": pub.to_base64(), "fingerprint": pub.fingerprint(), "key_id": pub.key_id_hex},
             "trust": sorted(f"{TRUST_DIR}/{n}" for n in request.trust_files),
             "panel_id": request.panel_id, "recipients_sha256": rsha, "recipient_count": len(recipients),
@@ -783,7 +796,10 @@ def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, li
     revision = _manifest_int(manifest, "revision", 1)
     stage = _manifest_str(manifest, "stage", re.compile(r"^[A-Z]$"))
     city_id = _manifest_str(manifest, "city_id")
-    if comment != trusted_comment(bundle_id, submission_id, revision, stage, city_id):
+    kind = manifest.get("kind", "submission")
+    if kind not in KINDS:
+        raise BundleError(N_("bundle.json is damaged: the field {field} is missing or wrong."), field="kind")
+    if comment != trusted_comment(bundle_id, submission_id, revision, stage, city_id, kind):
         raise CryptoError(N_("The bundle's signature was made for another bundle or revision: bundle.json was "
                              "swapped or edited."))
     # everything on disk must be listed, and everything listed must be on disk
@@ -961,6 +977,7 @@ def read_inner_manifest(vb: VerifiedBundle, identity: age.X25519Identity,
         "revision": inner.get("revision") == m["revision"],
         "supersedes": inner.get("supersedes") == m.get("supersedes"),
         "stage": inner.get("stage") == m["stage"] and inner.get("city_id") == m["city_id"],
+        "kind": inner.get("kind", "submission") == m.get("kind", "submission"),
         "submitter": isinstance(inner.get("submitter"), dict) and inner["submitter"].get("ed25519") == m["submitter"]["ed25519"],
     }
     bad = [k for k, ok in checks.items() if not ok]
@@ -1068,8 +1085,9 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
                                         "SHA-256."), path=f["path"])
             written.append(f)
         shutil.rmtree(plain_dir)
-        doc = {"bundle": {k: vb.manifest[k] for k in ("bundle_id", "submission_id", "revision", "supersedes",
-                                                         "city_id", "stage", "created", "demo", "panel_id")},
+        doc = {"bundle": {**{k: vb.manifest[k] for k in ("bundle_id", "submission_id", "revision", "supersedes",
+                                                            "city_id", "stage", "created", "demo", "panel_id")},
+                          "kind": vb.manifest.get("kind", "submission")},
                "sums_sha256": vb.sums_sha256, "submitter": inner["submitter"], "content": inner.get("content", {}),
                "files": files}
         with open(stage_dir / "submission.json", "xb") as fh:

@@ -223,6 +223,8 @@ def verify_trusted(path: Path | str, *, data_dir: Path | None = None, trust_dir:
                    cancel: CancelToken | None = None) -> TrustedBundle:
     """Intact, authentic, enrolled and not revoked: what a field officer or platform checks."""
     vb = verify_folder(path, progress=progress, cancel=cancel)
+    if vb.manifest.get("kind", "submission") != "submission":
+        raise BundleError(N_("{path} holds a panel's review results, not a city's submission."), path=str(path))
     root, is_demo, revocations = trust_root_for(data_dir, trust_dir, demo)
     if vb.manifest.get("demo") is True and not is_demo:
         raise TrustError(N_("This is a DEMO bundle, sealed with training trust files. It cannot be submitted."))
