@@ -217,3 +217,59 @@ class SealedObject(Base):
     size: Mapped[int] = mapped_column(Integer)
     bundle_id: Mapped[str] = mapped_column(String(64))
     __table_args__ = (Index("ix_sealed_object_key", "content_key", "recipients_sha256"),)
+
+
+class ReviewSubmission(Base):
+    """A bundle a technical panel member imported: where it was opened and what it replaces."""
+
+    __tablename__ = "review_submission"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(64), unique=True)
+    submission_id: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    previous_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sums_sha256: Mapped[str] = mapped_column(String(64))
+    city_id: Mapped[str] = mapped_column(String(64))
+    city_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    stage: Mapped[str] = mapped_column(String(8))
+    panel_id: Mapped[str] = mapped_column(String(64))
+    signer_fingerprint: Mapped[str] = mapped_column(String(32))
+    city_age_recipient: Mapped[str] = mapped_column(String(100))
+    demo: Mapped[int] = mapped_column(Integer, default=0)
+    source_path: Mapped[str] = mapped_column(Text)
+    opened_path: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[str] = mapped_column(String(32), default=utcnow)
+    __table_args__ = (UniqueConstraint("submission_id", "revision"),)
+
+
+class ReviewVerdict(Base):
+    """One reviewer's verdict on one requirement of one imported bundle (member = key fingerprint);
+    the settled panel verdict is stored with member ``"panel"``."""
+
+    __tablename__ = "review_verdict"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    requirement_id: Mapped[str] = mapped_column(String(64))
+    member: Mapped[str] = mapped_column(String(64))
+    member_name: Mapped[str] = mapped_column(String(200), default="")
+    verdict: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[str] = mapped_column(String(32), default=utcnow)
+    __table_args__ = (UniqueConstraint("bundle_id", "requirement_id", "member"),)
+
+
+class FeedbackItem(Base):
+    """A panel verdict the city received for one requirement of one of its sealed bundles."""
+
+    __tablename__ = "feedback_item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    results_bundle_id: Mapped[str] = mapped_column(String(64))
+    submission_bundle_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(8))
+    revision: Mapped[int] = mapped_column(Integer)
+    requirement_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[str] = mapped_column(String(32), default=utcnow)
+    __table_args__ = (UniqueConstraint("results_bundle_id", "requirement_id"),)
