@@ -64,8 +64,8 @@ PARTIAL_SUFFIX = ".partial"
 DEFAULT_SEGMENT_SIZE = 1 << 30
 MAX_SEGMENT_SIZE = (1 << 31) - 1  # a hard cap, whatever is configured: below FAT32's and old tools' limits
 MIN_SEGMENT_SIZE = 64 * 1024
-PACK_THRESHOLD = 1 << 20  # files below this size travel in pack objects
-PACK_TARGET = 32 << 20
+PACK_THRESHOLD = 256 << 10  # files below this size travel in pack objects
+PACK_TARGET = 8 << 20  # a changed small file re-sends at most about this much
 _COPY_BLOCK = 1 << 20
 
 

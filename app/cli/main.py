@@ -41,6 +41,7 @@ COMMAND_MODULES: dict[str, str] = {
     "officer": "app.cli.sync_cmds",
     "sync": "app.cli.sync_cmds",
     "panel": "app.cli.panel_cmds",
+    "feedback": "app.cli.panel_cmds",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -62,6 +63,7 @@ COMMAND_HELP: dict[str, str] = {
     "officer": N_("Collect bundles from city sticks and deliver receipts"),
     "sync": N_("Send the outbox to the platform and fetch receipts and review results"),
     "panel": N_("Import, review and report on bundles as a technical panel"),
+    "feedback": N_("Import the panel's review results for this city"),
 }
 
 
@@ -132,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(_("Cancelled. Nothing was changed."), file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a person gets one line, a developer sets SDGKIT_DEBUG
+        if os.environ.get("SDGKIT_DEBUG"):
+            raise
+        print(_("Unexpected error ({kind}: {detail}). Nothing more was changed. Please report this message.",
+                kind=type(exc).__name__, detail=str(exc)[:200]), file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,12 +58,43 @@ def fonts_for(lang: str) -> tuple[str, str]:
     return ("KitCJK", "KitCJK") if lang == "zh" else ("Kit", "Kit-Bold")
 
 
+_EMBEDDINGS = {c: None for c in (0x202A, 0x202B, 0x202C)}
+
+
+def _isolates_to_embeddings(text: str) -> str:
+    """python-bidi's reference algorithm (which mirrors brackets) predates isolates: map LRI, RLI
+    and FSI to the LRE and RLE embeddings (FSI by its first strong character) and PDI to PDF."""
+    import unicodedata
+
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\u2066":
+            out.append("\u202a")
+        elif ch == "\u2067":
+            out.append("\u202b")
+        elif ch == "\u2068":
+            strong = next((unicodedata.bidirectional(c) for c in text[i + 1:]
+                           if unicodedata.bidirectional(c) in ("L", "R", "AL") or c == "\u2069"), "L")
+            out.append("\u202b" if strong in ("R", "AL") else "\u202a")
+        elif ch == "\u2069":
+            out.append("\u202c")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def visual_rtl(text: str) -> str:
-    """Shape and reorder one line of Arabic for drawing left to right."""
+    """Shape and reorder one line of Arabic for drawing left to right (brackets mirrored)."""
     import arabic_reshaper
     from bidi.algorithm import get_display
 
-    return get_display(arabic_reshaper.reshape(text), base_dir="R")
+    visual = get_display(arabic_reshaper.reshape(_isolates_to_embeddings(text)), base_dir="R")
+    return visual.translate(_EMBEDDINGS)  # the marks did their work; fonts have no glyph for them
+
+
+def text_isolate(text: str) -> str:
+    """A person's text of unknown direction (a name, a comment) inside Arabic: first strong isolate."""
+    return f"\u2068{text}\u2069"
 
 
 def ltr_isolate(text: str) -> str:

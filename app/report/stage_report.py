@@ -123,7 +123,8 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Spacer, Table, TableStyle
 
-    from app.report.pdf import DocInfo, bar_chart, build_pdf, cell, heading, ltr_isolate, make_styles, para, toc_table
+    from app.report.pdf import (DocInfo, bar_chart, build_pdf, cell, heading, ltr_isolate, make_styles, para,
+                                text_isolate, toc_table)
 
     data = report_data(inp)
     styles = make_styles(lang)
@@ -136,6 +137,9 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
 
     def code(s: str) -> str:
         return ltr_isolate(s) if rtl else s
+
+    def own(s: str) -> str:  # a person's text (a name, a comment): its own direction inside Arabic
+        return text_isolate(s) if rtl and s else s
 
     def table(rows: list[list[Any]], widths: list[float], header: bool = True) -> Table:
         if rtl:
@@ -159,10 +163,10 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
         s.append(para(t(N_("SDG Cities certification")), styles.h2, lang))
         s.append(para(title, styles.title, lang))
         cover = [
-            [cell(t(N_("City")), styles, True), cell(f"{data['city'].get('name', '')} ({code(data['city'].get('country', ''))})", styles)],
+            [cell(t(N_("City")), styles, True), cell(f"{own(data['city'].get('name', ''))} {code('(' + data['city'].get('country', '') + ')')}", styles)],
             [cell(t(N_("Stage")), styles, True), cell(f"{code(data['stage'])} - {stage_title}", styles)],
             [cell(t(N_("Level sought")), styles, True), cell(level_name, styles)],
-            [cell(t(N_("Technical panel")), styles, True), cell(str(data["panel"].get("name", "")), styles)],
+            [cell(t(N_("Technical panel")), styles, True), cell(own(str(data["panel"].get("name", ""))), styles)],
             [cell(t(N_("Date")), styles, True), cell(code(data["date"]), styles)],
             [cell(t(N_("Framework version")), styles, True), cell(code(data["framework"]), styles)],
             [cell(t(N_("Bundle")), styles, True),
@@ -196,7 +200,7 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
                 line = f"{code(r['id'])}  {text_in(r['title'], lang)}: {t(VERDICT_LABELS[r['verdict']])}"
                 s.append(para(line, styles.body, lang))
                 if r["comment"]:
-                    s.append(para(r["comment"], styles.small, lang))
+                    s.append(para(own(r["comment"]), styles.small, lang))
 
         s.append(heading(t(N_("Gaps to close and recommended actions")), 1, styles, "gaps"))
         if not data["gaps"]:
@@ -205,7 +209,7 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
             s.append(para(f"{code(g['requirement'])}  {text_in(g['title'], lang)} ({t(VERDICT_LABELS[g['verdict']])})",
                           styles.h2, lang))
             if g["action"]:
-                s.append(para(t(N_("Recommended action: {action}"), action=g["action"]), styles.body, lang))
+                s.append(para(t(N_("Recommended action: {action}"), action=own(g["action"])), styles.body, lang))
             for tool in g["tools"]:
                 s.append(para(t(N_("Tool that helps: {tool}"), tool=text_in(tool["title"], lang))
                               + (f"  {code(tool['url'])}" if tool["url"] else ""), styles.small, lang))
