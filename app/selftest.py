@@ -51,18 +51,39 @@ def run_self_test(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+PROBE_ENV = "SDGKIT_STARTUP_PROBE"
+
+
+def report_first_window(label: str) -> None:
+    """Benchmarks: print when the first window is on screen (see installer/entry.py)."""
+    print(f"SDGKIT_FIRST_WINDOW {time.time():.6f} {label}", flush=True)
+
+
 def _qt_window() -> str:
+    from PySide6.QtGui import QFont, QFontDatabase
     from PySide6.QtWidgets import QApplication, QLabel
+
+    from app.report.pdf import FONT_FILES, font_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     w = QLabel("SDG Cities Kit ✓ مدن 城市")
     w.show()
     app.processEvents()
     visible = w.isVisible()
+    if visible and os.environ.get(PROBE_ENV):
+        report_first_window("self-test")
+    families = []
+    for name in (FONT_FILES["Kit"], FONT_FILES["KitCJK"]):
+        fid = QFontDatabase.addApplicationFont(str(font_path(name)))
+        if fid < 0:
+            raise RuntimeError(f"Qt cannot load the font {name}")
+        families += QFontDatabase.applicationFontFamilies(fid)
+    w.setFont(QFont(families[0]))
+    app.processEvents()
     w.close()
     if not visible:
         raise RuntimeError("window did not show")
-    return f"platform {app.platformName()}"
+    return f"platform {app.platformName()}, fonts {', '.join(sorted(set(families)))}"
 
 
 def _store(data: Path) -> str:
@@ -86,9 +107,15 @@ def _bundle(scratch: Path) -> str:
 
 def _pdf(scratch: Path) -> str:
     from app.report.guide import guide_pdf
+    from app.report.pdf import FONT_FILES, font_path
+    from app.resources import resources_dir
 
+    if getattr(sys, "frozen", False):  # the fonts must travel inside the program, not come from the PC
+        for name in FONT_FILES.values():
+            if resources_dir() not in font_path(name).parents:
+                raise RuntimeError(f"the font {name} is not inside the kit")
     data = guide_pdf("ar")
-    if not data.startswith(b"%PDF") or len(data) < 1000:
+    if not data.startswith(b"%PDF") or len(data) < 1000 or b"KurintoSans" not in data:
         raise RuntimeError("PDF output is not valid")
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "selftest.pdf").write_bytes(data)

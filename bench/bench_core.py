@@ -122,13 +122,27 @@ def main() -> None:
         "cli_version_s": {"median": round(statistics.median(cli), 3), "bare_python_median": round(statistics.median(bare), 3),
                           "ratio_to_bare": round(statistics.median(cli) / statistics.median(bare), 2)},
     }
-    print("| measure | median | p95 | goal |")
-    print("|---|---|---|---|")
-    print(f"| completeness of one stage ({sizes['answers']} answers, {sizes['evidence']} evidence, "
-          f"{sizes['values']} values) | {result['completeness_ms']['median']} ms | {result['completeness_ms']['p95']} ms | p95 <= 50 ms |")
-    print(f"| `sdgkit --version` start | {result['cli_version_s']['median']} s | - | median <= 0.3 s |")
-    print(f"| bare `python -c pass` (floor) | {result['cli_version_s']['bare_python_median']} s | - | - |")
+    from datetime import date
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    lines = [
+        f"### Core ({args.runs} completeness runs, {args.cli_runs} CLI starts)", "",
+        f"Machine: {platform.node()}, {cpu}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}; "
+        f"date {date.today().isoformat()}.", "",
+        "| measure | median | p95 | goal | ratio |", "|---|---|---|---|---|",
+        f"| completeness of one stage ({sizes['answers']} answers, {sizes['evidence']} evidence, "
+        f"{sizes['values']} values) | {result['completeness_ms']['median']} ms | {result['completeness_ms']['p95']} ms "
+        f"| p95 <= 50 ms | |",
+        f"| `sdgkit --version` start | {result['cli_version_s']['median']} s | - | median <= 0.3 s "
+        f"| {result['cli_version_s']['ratio_to_bare']} x bare Python |",
+        f"| bare `python -c pass` (floor) | {result['cli_version_s']['bare_python_median']} s | - | - | |",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
     print(json.dumps(result))
+    out = ROOT / "bench" / "results" / "core.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

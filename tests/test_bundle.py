@@ -207,8 +207,8 @@ def flip(path: Path, offset: int) -> None:
 
 
 @pytest.mark.parametrize("damage,error,message", [
-    ("truncate_object", IntegrityError, "altered or damaged"),
-    ("truncate_chunk_boundary", IntegrityError, "altered or damaged"),
+    ("truncate_object", IntegrityError, "truncated or padded"),
+    ("truncate_chunk_boundary", IntegrityError, "truncated or padded"),
     ("flip_object", IntegrityError, "altered or damaged"),
     ("flip_manifest", IntegrityError, "bundle.json"),
     ("flip_sums", CryptoError, "signature does not match"),
@@ -499,3 +499,16 @@ def test_sums_parser_and_path_rules_never_crash(text):
             fn()
         except KitError:
             pass
+
+
+def test_import_path_hashes_objects_while_decrypting_and_keeps_nothing_on_a_flip(sealed):
+    """verify(hash_objects=False) + open: a flipped ciphertext byte fails the open and leaves nothing."""
+    obj = largest_object(sealed["bundle"])
+    flip(obj, obj.stat().st_size - 3)  # inside the last chunk's tag: the AEAD or the hash catches it
+    vb = verify_folder(sealed["bundle"], hash_objects=False)
+    out = sealed["tmp"] / "opened"
+    with pytest.raises(KitError):
+        open_bundle(vb, reviewer(sealed["data"]).age_identity, out)
+    assert not out.exists() and not list(sealed["tmp"].glob(".opened*"))
+    with pytest.raises(IntegrityError):
+        verify_folder(sealed["bundle"])  # the full check names the damage without any key

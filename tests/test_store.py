@@ -90,3 +90,21 @@ def test_temp_files_stay_inside_data_folder(data_dir: Path):
         assert Path(tempfile.gettempdir()).resolve() == (data_dir / "tmp").resolve()
         (st.layout.tmp / "left.tmp-1234").write_text("x")
     assert not list((data_dir / "tmp").iterdir())
+
+
+def test_migrations_build_exactly_the_models_schema(tmp_path):
+    """A fresh store migrated to head has the tables, columns and indexes the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from app.model.models import Base
+    from app.model.service import Kit
+
+    with Kit(tmp_path / "d") as kit:
+        kit.prepare_for_removal()
+    engine = create_engine(f"sqlite:///{tmp_path / 'd' / 'kit.db'}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []

@@ -660,6 +660,8 @@ class VerifiedBundle:
     size: int
     trust_files: dict[str, bytes]
     segments: dict[str, list[Path]]  # object id -> segment paths in order
+    sums: dict[str, str] = field(default_factory=dict)  # segment name -> SHA-256 from the signed list
+    objects_checked: bool = True  # False: open_bundle hashes the objects as it decrypts them
 
     @property
     def bundle_id(self) -> str:
@@ -737,8 +739,13 @@ def _is_os_litter(name: str) -> bool:
 
 
 def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, limits: ReadLimits = DEFAULT_READ_LIMITS,
-                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> VerifiedBundle:
+                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                  hash_objects: bool = True) -> VerifiedBundle:
     """Structure, every hash, the outer signature and the manifest's consistency.
+
+    With ``hash_objects=False`` (an import that decrypts right after) the objects' bytes are not
+    read here; :func:`open_bundle` hashes them while decrypting and refuses the bundle, leaving
+    nothing behind, if any differs. Everything else is checked in full.
 
     Trust (who the key belongs to: enrolment, revocation) is checked by :func:`app.bundle.submit`
     helpers on top of this, since it depends on the verifier's trust pack.
@@ -860,24 +867,33 @@ def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, li
         raise BundleError(N_("bundle.json is damaged: the field {field} is missing or wrong."), field="trust")
 
     # every byte, against the signed list (and objects against their own content address)
+    object_segments = {seg["name"] for obj in objects for seg in obj["segments"]}
     grand = sum(p.stat().st_size for n in entries for p in [root / n] if p.is_file()) or 1
     done = 0
+
+    def hash_into(p: Path, *hashes: Any) -> None:
+        nonlocal done
+        with open(p, "rb") as fh:
+            while True:
+                check()
+                block = fh.read(_COPY_BLOCK)
+                if not block:
+                    return
+                for h in hashes:
+                    h.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, grand, N_("Checking the bundle"))
+
     for name in sorted(entries):
-        check()
         p = root / name
         if not p.is_file():
             raise BundleError(N_("The bundle is incomplete: {file} is missing. It may still be copying, or the copy "
                                  "was interrupted."), file=name)
+        if name in object_segments:
+            continue
         h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            while True:
-                block = fh.read(_COPY_BLOCK)
-                if not block:
-                    break
-                h.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, grand, N_("Checking the bundle"))
+        hash_into(p, h)
         if h.hexdigest() != entries[name]:
             raise IntegrityError(N_("The file {file} in the bundle was altered or damaged: its SHA-256 does not "
                                     "match."), file=name)
@@ -888,22 +904,24 @@ def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, li
         if [p.stat().st_size for p in paths] != sizes:
             raise IntegrityError(N_("Object {object} in the bundle has the wrong size: it was truncated or "
                                     "padded."), object=obj["id"][:12])
-        if len(paths) == 1:
-            actual = entries[obj["segments"][0]["name"]]
-        else:
+        if not hash_objects:
+            continue  # the reader hashes them while decrypting (see open_bundle)
+        whole = hashlib.sha256()
+        for seg, p in zip(obj["segments"], paths):
             h = hashlib.sha256()
-            for p in paths:
-                with open(p, "rb") as fh:
-                    for block in iter(lambda: fh.read(_COPY_BLOCK), b""):
-                        h.update(block)
-            actual = h.hexdigest()
+            hash_into(p, h, whole) if len(paths) > 1 else hash_into(p, h)
+            if h.hexdigest() != entries[seg["name"]]:
+                raise IntegrityError(N_("The file {file} in the bundle was altered or damaged: its SHA-256 does not "
+                                        "match."), file=seg["name"])
+        actual = whole.hexdigest() if len(paths) > 1 else entries[obj["segments"][0]["name"]]
         if actual != obj["id"]:
             raise IntegrityError(N_("Object {object} in the bundle does not match its name: its segments were "
                                     "swapped or altered."), object=obj["id"][:12])
     trust_files = {t.split("/", 1)[1]: (root / t).read_bytes() for t in trust_names}
     return VerifiedBundle(path=root, manifest=manifest, submitter=key,
                           sums_sha256=hashlib.sha256(sums).hexdigest(), size=total, trust_files=trust_files,
-                          segments=segments)
+                          segments=segments, sums={n: entries[n] for n in object_segments},
+                          objects_checked=hash_objects)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -911,18 +929,58 @@ def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, li
 
 
 class _SegmentReader(io.RawIOBase):
-    def __init__(self, paths: Sequence[Path]) -> None:
+    """An object's segments as one stream; with ``expected`` it also checks each segment's SHA-256
+    against the signed list and the whole against the object id, failing at the end of the data."""
+
+    def __init__(self, paths: Sequence[Path], expected: list[str] | None = None, object_id: str | None = None) -> None:
         super().__init__()
-        self._inner = _ConcatReader([(lambda p=p: open(p, "rb")) for p in paths])  # type: ignore[misc]
+        self._paths = list(paths)
+        self._expected = expected
+        self._object_id = object_id
+        self._i = -1
+        self._fh: BinaryIO | None = None
+        self._seg = hashlib.sha256()
+        self._whole = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
+    def _next(self) -> bool:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            if self._expected is not None and self._seg.hexdigest() != self._expected[self._i]:
+                raise IntegrityError(N_("The file {file} in the bundle was altered or damaged: its SHA-256 does not "
+                                        "match."), file=self._paths[self._i].name)
+        self._i += 1
+        if self._i >= len(self._paths):
+            if self._expected is not None and self._whole.hexdigest() != self._object_id:
+                raise IntegrityError(N_("Object {object} in the bundle does not match its name: its segments were "
+                                        "swapped or altered."), object=str(self._object_id)[:12])
+            return False
+        self._fh = open(self._paths[self._i], "rb")
+        self._seg = hashlib.sha256()
+        return True
+
     def readinto(self, buf: Any) -> int:  # type: ignore[override]
-        return self._inner.readinto(buf)
+        view = memoryview(buf).cast("B")
+        while True:
+            if self._fh is None and not self._next():
+                return 0
+            assert self._fh is not None
+            n = self._fh.readinto(view)  # type: ignore[attr-defined]
+            if n:
+                if self._expected is not None:
+                    self._seg.update(view[:n])
+                    self._whole.update(view[:n])
+                return n
+            if not self._next():
+                return 0
 
     def close(self) -> None:
-        self._inner.close()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
         super().close()
 
 
@@ -934,9 +992,14 @@ class OpenedBundle:
     files: list[dict[str, Any]]
 
 
-def _decrypt_object(paths: Sequence[Path], dst: BinaryIO, identities: Sequence[age.Identity], limits: ReadLimits,
-                    cancel: CancelToken | None, progress: ProgressCallback | None = None) -> int:
-    src = _SegmentReader(paths)
+def _decrypt_object(vb: "VerifiedBundle", oid: str, dst: BinaryIO, identities: Sequence[age.Identity],
+                    limits: ReadLimits, cancel: CancelToken | None, progress: ProgressCallback | None = None) -> int:
+    paths = vb.segments[oid]
+    if vb.objects_checked:
+        src = _SegmentReader(paths)
+    else:
+        names = _segment_names(oid, len(paths))
+        src = _SegmentReader(paths, [vb.sums[n] for n in names], oid)
     try:
         return age.decrypt_stream(src, dst, identities, cancel=cancel, progress=progress, limits=limits.age)  # type: ignore[arg-type]
     finally:
@@ -952,7 +1015,7 @@ def read_inner_manifest(vb: VerifiedBundle, identity: age.X25519Identity,
         raise BundleError(N_("The inner manifest is larger than any real one: refused."))
     buf = io.BytesIO()
     try:
-        _decrypt_object(inner_paths, buf, [identity], limits, None)  # type: ignore[arg-type]
+        _decrypt_object(vb, m["inner_manifest"], buf, [identity], limits, None)  # type: ignore[arg-type]
     except age.NoIdentityMatchError:
         raise CryptoError(N_("This bundle was not sealed for your key: it is for panel {panel}."),
                           panel=str(m.get("panel_id"))[:64]) from None
@@ -1057,7 +1120,7 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
             with open(tmp, "xb") as fh:
                 h = _HashingWriter(fh)
                 base = done
-                _decrypt_object(vb.segments[oid], h, [identity], limits, cancel,  # type: ignore[arg-type]
+                _decrypt_object(vb, oid, h, [identity], limits, cancel,  # type: ignore[arg-type]
                                 progress=(lambda d, _t, _l, b=base: progress(min(b + d, total), total, N_("Decrypting evidence")))
                                 if progress else None)
             done += o.get("plaintext_size", 0)
@@ -1065,6 +1128,9 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
                 raise IntegrityError(N_("Object {object} decrypted to a different size than its manifest says."),
                                      object=oid[:12])
             if o.get("kind") == "file":
+                if h.hash.hexdigest() != o["members"][0]:
+                    raise IntegrityError(N_("The evidence file {path} in the bundle does not match its recorded "
+                                            "SHA-256."), path=o["members"][0][:12])
                 by_member[o["members"][0]] = tmp
             elif o.get("kind") == "pack":
                 _unpack(tmp, plain_dir, o["members"], by_member)
@@ -1072,17 +1138,19 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
             else:
                 raise BundleError(N_("The inner manifest of the bundle is damaged."))
         written = []
+        placed: dict[str, Path] = {}
         for f in files:
             check()
-            src = by_member.get(f["sha256"])
-            if src is None:
+            src = placed.get(f["sha256"]) or by_member.get(f["sha256"])
+            if src is None or src.stat().st_size != f["size"]:
                 raise BundleError(N_("The inner manifest of the bundle is damaged."))
             dst = stage_dir / f["path"]
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-            if _hash_file(dst) != f["sha256"] or dst.stat().st_size != f["size"]:
-                raise IntegrityError(N_("The evidence file {path} in the bundle does not match its recorded "
-                                        "SHA-256."), path=f["path"])
+            if f["sha256"] in placed:
+                shutil.copyfile(src, dst)  # the same content under a second name
+            else:
+                os.replace(src, dst)  # its hash was checked as it was decrypted
+                placed[f["sha256"]] = dst
             written.append(f)
         shutil.rmtree(plain_dir)
         doc = {"bundle": {**{k: vb.manifest[k] for k in ("bundle_id", "submission_id", "revision", "supersedes",
@@ -1091,7 +1159,7 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
                "sums_sha256": vb.sums_sha256, "submitter": inner["submitter"], "content": inner.get("content", {}),
                "files": files}
         with open(stage_dir / "submission.json", "xb") as fh:
-            fh.write(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"))
+            fh.write(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         if out.exists():
@@ -1112,12 +1180,14 @@ class _HashingWriter(io.RawIOBase):
         super().__init__()
         self.dst = dst
         self.size = 0
+        self.hash = hashlib.sha256()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:  # type: ignore[override]
         n = self.dst.write(data)
+        self.hash.update(memoryview(data)[:n])
         self.size += n
         return n
 

@@ -55,3 +55,28 @@ def create_demo_trust(kit: Any) -> dict[str, Any]:
         "platform_root_key": str(root_key),
         "passphrase_file": str(passfile),
     }
+
+
+def create_demo_trust_for_card(kit: Any, city_card: Any) -> dict[str, Any]:
+    """What :func:`create_demo_trust` does, for a city key that already exists (the first-run
+    wizard's "use a demo trust pack" option): a demo root, a demo panel with its identity files and
+    a recovery key, a demo pack enrolling ``city_card``, installed in the data folder."""
+    prof = kit.require_profile()
+    root = kit.layout.root
+    demo_dir = root / "demo"
+    pack_dir = demo_dir / "trust-pack"
+    demo = trustmod.build_demo_pack(pack_dir, city_card, city_id=prof.city_id, country=prof.country)
+    panel_dir = demo_dir / "panel"
+    identities = [str(_write_keyset(panel_dir / f"reviewer-{i + 1}.key", k)) for i, k in enumerate(demo.panel)]
+    recovery = _write_keyset(demo_dir / "secretariat" / "recovery.key", demo.recovery)
+    root_key = _write_keyset(demo_dir / "secretariat" / "platform_root.key", demo.root)
+    issuer = demo_dir / "secretariat" / "issuer"
+    for name in (trustmod.REVOCATIONS, trustmod.REVOCATIONS + trustmod.SIG_SUFFIX):
+        atomic_write_bytes(issuer / name, (pack_dir / name).read_bytes())
+    passfile = demo_dir / "passphrase.txt"
+    atomic_write_text(passfile, DEMO_PASSPHRASE + "\n")
+    trustmod.import_trust_pack(pack_dir, root, trustmod.RootPolicy.installed(demo=True),
+                               own_key=city_card.signing_key)
+    return {"trust_pack": str(pack_dir), "installed_trust": str(root / "trust"), "panel_id": trustmod.DEMO_PANEL_ID,
+            "panel_identities": identities, "recovery_identity": str(recovery), "platform_root_key": str(root_key),
+            "passphrase_file": str(passfile)}

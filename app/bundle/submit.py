@@ -220,12 +220,15 @@ def trust_root_for(data_dir: Path | None, trust_dir: Path | None, demo: bool) ->
 
 def verify_trusted(path: Path | str, *, data_dir: Path | None = None, trust_dir: Path | None = None,
                    demo: bool = False, progress: ProgressCallback | None = None,
-                   cancel: CancelToken | None = None) -> TrustedBundle:
-    """Intact, authentic, enrolled and not revoked: what a field officer or platform checks."""
-    vb = verify_folder(path, progress=progress, cancel=cancel)
+                   cancel: CancelToken | None = None, hash_objects: bool = True,
+                   trust: tuple[PublicKey, bool, trustmod.RevocationList | None] | None = None) -> TrustedBundle:
+    """Intact, authentic, enrolled and not revoked: what a field officer or platform checks.
+
+    ``hash_objects=False`` leaves the objects' hashes to the decryption that follows (an import)."""
+    vb = verify_folder(path, progress=progress, cancel=cancel, hash_objects=hash_objects)
     if vb.manifest.get("kind", "submission") != "submission":
         raise BundleError(N_("{path} holds a panel's review results, not a city's submission."), path=str(path))
-    root, is_demo, revocations = trust_root_for(data_dir, trust_dir, demo)
+    root, is_demo, revocations = trust or trust_root_for(data_dir, trust_dir, demo)
     if vb.manifest.get("demo") is True and not is_demo:
         raise TrustError(N_("This is a DEMO bundle, sealed with training trust files. It cannot be submitted."))
     mech = None

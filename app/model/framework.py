@@ -204,18 +204,26 @@ def _schema(name: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+@lru_cache(maxsize=1)
+def _registry() -> Any:
+    """Every schema in ``resources/schema``, crawled once, so ``$ref``s between them resolve fast."""
+    from referencing import Registry, Resource
+
+    resources = []
+    for p in sorted(resource("schema").glob("*.schema.json")):
+        contents = _schema(p.name)
+        resources.append((contents.get("$id", p.name), Resource.from_contents(contents)))
+    return Registry().with_resources(resources).crawl()
+
+
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Any:
     """A validator for ``resources/schema/<name>``; its relative ``$ref``s resolve to sibling files."""
     import jsonschema
-    from referencing import Registry, Resource
-
-    def retrieve(uri: str) -> Resource:
-        return Resource.from_contents(_schema(uri.rsplit("/", 1)[-1]))
 
     schema = _schema(name)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, registry=Registry(retrieve=retrieve))
+    return cls(schema, registry=_registry())
 
 
 def validate_against(schema_name: str, data: Any, path: Path) -> None:

@@ -55,6 +55,19 @@ class PanelWorkspace:
         self.store = Store(data_dir)
         self.layout = self.store.layout
         self.actor = actor
+        self._trust: dict[tuple[Any, ...], Any] = {}  # verified trust per folder state, for a run of imports
+
+    def _trust_state(self, trust_dir: Path | None, demo: bool) -> tuple[Any, ...]:
+        folder = trust_dir or trustmod.installed_trust_dir(self.root)
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*")
+                             if p.is_file())) if folder.is_dir() else ()
+        return (str(folder), demo, stamp)
+
+    def _cached(self, key: str, trust_dir: Path | None, demo: bool, make: Any) -> Any:
+        k = (key, *self._trust_state(trust_dir, demo))
+        if k not in self._trust:
+            self._trust[k] = make()
+        return self._trust[k]
 
     def __enter__(self) -> "PanelWorkspace":
         self.store.open()
@@ -81,10 +94,14 @@ class PanelWorkspace:
             raise UserInputError(N_("This needs a technical panel member's key, not a {role} key."),
                                  role=member.role.value)
         steps = []
+        # the objects' bytes are hashed once, while they are decrypted (nothing is kept if one differs)
+        from app.bundle.submit import trust_root_for
+
+        root = self._cached("root", trust_dir, demo, lambda: trust_root_for(self.root, trust_dir, demo))
         tb = verify_trusted(path, data_dir=self.root, trust_dir=trust_dir, demo=demo, progress=progress,
-                            cancel=cancel)
+                            cancel=cancel, hash_objects=False, trust=root)
         fp = tb.verified.submitter.fingerprint()
-        steps += [(N_("intact: every file matches the signed checksum list"), {}),
+        steps += [(N_("complete: every file the signed checksum list names is there, at its size"), {}),
                   (N_("authentic: signed by {fingerprint}"), {"fingerprint": fp}),
                   (N_("enrolled by mechanism {mechanism} and not revoked"), {"mechanism": tb.enrolment.mechanism_id})]
         recipients = self._recipients(trust_dir, demo)
@@ -97,12 +114,16 @@ class PanelWorkspace:
         steps.append((N_("sealed to this panel's signed recipients"), {}))
         state, previous = self._ledger_state(tb)
         if state == "same":
+            from app.bundle.bundle import verify_folder
+
+            verify_folder(path, cancel=cancel)  # the same bytes as before: check them in full, decrypt nothing
             with self.store.session() as s:
                 row = s.execute(select(ReviewSubmission).where(ReviewSubmission.bundle_id == m["bundle_id"])).scalar_one()
                 return ImportResult(row.bundle_id, "same", row.stage, row.revision, row.city_name,
                                     Path(row.opened_path), row.previous_bundle_id, steps)
         out = self.root / "review" / m["submission_id"] / f"r{m['revision']}-{m['bundle_id'][:8]}"
         opened = open_trusted(tb, member, out, progress=progress, cancel=cancel)
+        steps.append((N_("intact: every byte matches the signed checksum list"), {}))
         steps.append((N_("decrypted and checked: inner signature, recipients and every file's hash"), {}))
         try:
             with self.store.session() as s:
@@ -123,10 +144,13 @@ class PanelWorkspace:
                             previous, steps)
 
     def _recipients(self, trust_dir: Path | None, demo: bool) -> trustmod.RecipientsFile:
-        folder = trust_dir or trustmod.installed_trust_dir(self.root)
-        policy = trustmod.RootPolicy.installed(demo=demo or (folder / trustmod.DEMO_MARKER).is_file())
-        pack = trustmod.load_trust_pack(folder, policy)
-        return pack.require_recipients()
+        def load() -> trustmod.RecipientsFile:
+            folder = trust_dir or trustmod.installed_trust_dir(self.root)
+            policy = trustmod.RootPolicy.installed(demo=demo or (folder / trustmod.DEMO_MARKER).is_file())
+            return trustmod.load_trust_pack(folder, policy).require_recipients()
+
+        # validity periods are checked at load; a workspace is not open for days
+        return self._cached("recipients", trust_dir, demo, load)  # type: ignore[no-any-return]
 
     def _ledger_state(self, tb: TrustedBundle) -> tuple[str, str | None]:
         m = tb.verified.manifest

@@ -1,0 +1,141 @@
+"""Language, fonts, direction and locale formatting for the whole app.
+
+The kit carries its own fonts (Kurinto Sans for Latin, Cyrillic and Arabic; Kurinto Sans SC for
+Chinese) and registers them at start, so a bare PC with no Arabic or Chinese fonts renders both.
+Numbers, sizes and dates are written with the :class:`QLocale` of the chosen language.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timezone
+from functools import lru_cache
+
+from PySide6.QtCore import QDate, QDateTime, QLibraryInfo, QLocale, Qt, QTime, QTranslator
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+
+from app.i18n import current_language, is_rtl, set_language
+
+FONT_FILES = ("KurintoSans-Rg.ttf", "KurintoSansSC-Rg.ttf")
+LATIN_FAMILY = "Kurinto Sans"
+CHINESE_FAMILY = "Kurinto Sans SC"
+QT_LOCALE_NAMES = {"ar": "ar", "zh": "zh_CN", "en": "en_GB", "fr": "fr_FR", "ru": "ru_RU", "es": "es_ES"}
+
+_translators: list[QTranslator] = []
+
+
+@lru_cache(maxsize=1)
+def register_fonts() -> tuple[str, ...]:
+    """Register the bundled fonts once; returns the families Qt now knows from them."""
+    from app.errors import KitError
+    from app.report.pdf import font_path
+
+    families: list[str] = []
+    for name in FONT_FILES:
+        try:
+            fid = QFontDatabase.addApplicationFont(str(font_path(name)))
+        except KitError:
+            continue  # the system fonts still work where they cover the script
+        if fid >= 0:
+            families += [f for f in QFontDatabase.applicationFontFamilies(fid) if f not in families]
+    return tuple(families)
+
+
+def app_font(lang: str, base: QFont | None = None) -> QFont:
+    font = QFont(base) if base is not None else QFont()
+    known = register_fonts()
+    order = [CHINESE_FAMILY, LATIN_FAMILY] if lang == "zh" else [LATIN_FAMILY, CHINESE_FAMILY]
+    families = [f for f in order if f in known]
+    if families:
+        font.setFamilies(families)
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    return font
+
+
+def qlocale(lang: str | None = None) -> QLocale:
+    return QLocale(QT_LOCALE_NAMES.get(lang or current_language(), "en_GB"))
+
+
+def apply_language(app: QGuiApplication, lang: str) -> str:
+    """Make ``lang`` the language of the core and of Qt: direction, locale, font, Qt's own texts."""
+    code = set_language(lang)
+    app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if is_rtl(code) else Qt.LayoutDirection.LeftToRight)
+    loc = qlocale(code)
+    QLocale.setDefault(loc)
+    app.setFont(app_font(code, app.font()))
+    for t in _translators:
+        app.removeTranslator(t)
+    _translators.clear()
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if code != "en":
+        t = QTranslator(app)
+        if t.load(loc, "qtbase", "_", folder):
+            app.installTranslator(t)
+            _translators.append(t)
+    return code
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+def fmt_number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    loc = QLocale()
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return loc.toString(int(value))
+    text = loc.toString(float(value), "f", 6)
+    dec = loc.decimalPoint()
+    if dec in text:
+        text = text.rstrip(loc.zeroDigit()).rstrip(dec)
+    return text
+
+
+def fmt_year(year: int | None) -> str:
+    if year is None:
+        return ""
+    loc = QLocale()
+    loc.setNumberOptions(QLocale.NumberOption.OmitGroupSeparator)
+    return loc.toString(int(year))
+
+
+def parse_number(text: str) -> float | int | None:
+    """A number typed in the chosen language's way or the plain ``1234.5`` way; None if not a number.
+    Whole numbers come back as ``int``."""
+    text = text.strip().replace("\u00a0", "").replace("\u202f", "")
+    if not text:
+        return None
+    for loc in (QLocale(), QLocale.c()):
+        value, ok = loc.toDouble(text)
+        if ok and math.isfinite(value):
+            return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    return None
+
+
+def fmt_size(n: int) -> str:
+    return QLocale().formattedDataSize(int(n), 1, QLocale.DataSizeFormat.DataSizeSIFormat)
+
+
+def fmt_date(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        d = date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return QLocale().toString(QDate(d.year, d.month, d.day), QLocale.FormatType.ShortFormat)
+
+
+def fmt_datetime(iso: str | None) -> str:
+    """A stored UTC time (``2026-05-01T10:00:00Z``) in local time, the chosen language's way."""
+    if not iso:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    local = dt.astimezone()
+    qdt = QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
+    return QLocale().toString(qdt, QLocale.FormatType.ShortFormat)
