@@ -928,12 +928,51 @@ def verify_folder(path: Path | str, *, expected_key: PublicKey | None = None, li
 # opening (a recipient's identity)
 
 
+class _HashThread:
+    """Feeds SHA-256 objects on a second thread: hashlib releases the GIL, so a panel's import
+    hashes on one core while it decrypts on the other. The queue is bounded (memory stays flat)."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._q: Any = queue.Queue(maxsize=64)
+        self._threading = threading
+        self._t = threading.Thread(target=self._run, name="sdgkit-hash", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            h, data = item
+            if h is None:
+                data.set()
+            else:
+                h.update(data)
+
+    def update(self, h: Any, data: Any) -> None:
+        self._q.put((h, bytes(data)))
+
+    def sync(self) -> None:
+        done = self._threading.Event()
+        self._q.put((None, done))
+        done.wait()
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._t.join()
+
+
 class _SegmentReader(io.RawIOBase):
     """An object's segments as one stream; with ``expected`` it also checks each segment's SHA-256
     against the signed list and the whole against the object id, failing at the end of the data."""
 
-    def __init__(self, paths: Sequence[Path], expected: list[str] | None = None, object_id: str | None = None) -> None:
+    def __init__(self, paths: Sequence[Path], expected: list[str] | None = None, object_id: str | None = None,
+                 hasher: "_HashThread | None" = None) -> None:
         super().__init__()
+        self._hasher = hasher
         self._paths = list(paths)
         self._expected = expected
         self._object_id = object_id
@@ -949,11 +988,16 @@ class _SegmentReader(io.RawIOBase):
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-            if self._expected is not None and self._seg.hexdigest() != self._expected[self._i]:
+            if self._hasher is not None:
+                self._hasher.sync()
+            if (self._expected is not None and len(self._paths) > 1
+                    and self._seg.hexdigest() != self._expected[self._i]):
                 raise IntegrityError(N_("The file {file} in the bundle was altered or damaged: its SHA-256 does not "
                                         "match."), file=self._paths[self._i].name)
         self._i += 1
         if self._i >= len(self._paths):
+            if self._hasher is not None:
+                self._hasher.sync()
             if self._expected is not None and self._whole.hexdigest() != self._object_id:
                 raise IntegrityError(N_("Object {object} in the bundle does not match its name: its segments were "
                                         "swapped or altered."), object=str(self._object_id)[:12])
@@ -971,8 +1015,14 @@ class _SegmentReader(io.RawIOBase):
             n = self._fh.readinto(view)  # type: ignore[attr-defined]
             if n:
                 if self._expected is not None:
-                    self._seg.update(view[:n])
-                    self._whole.update(view[:n])
+                    if self._hasher is not None:
+                        if len(self._paths) > 1:
+                            self._hasher.update(self._seg, view[:n])
+                        self._hasher.update(self._whole, view[:n])
+                    else:
+                        if len(self._paths) > 1:
+                            self._seg.update(view[:n])
+                        self._whole.update(view[:n])
                 return n
             if not self._next():
                 return 0
@@ -993,13 +1043,14 @@ class OpenedBundle:
 
 
 def _decrypt_object(vb: "VerifiedBundle", oid: str, dst: BinaryIO, identities: Sequence[age.Identity],
-                    limits: ReadLimits, cancel: CancelToken | None, progress: ProgressCallback | None = None) -> int:
+                    limits: ReadLimits, cancel: CancelToken | None, progress: ProgressCallback | None = None,
+                    hasher: _HashThread | None = None) -> int:
     paths = vb.segments[oid]
     if vb.objects_checked:
         src = _SegmentReader(paths)
     else:
         names = _segment_names(oid, len(paths))
-        src = _SegmentReader(paths, [vb.sums[n] for n in names], oid)
+        src = _SegmentReader(paths, [vb.sums[n] for n in names], oid, hasher)
     try:
         return age.decrypt_stream(src, dst, identities, cancel=cancel, progress=progress, limits=limits.age)  # type: ignore[arg-type]
     finally:
@@ -1110,6 +1161,7 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
     stage_dir.mkdir()
     total = sum(o.get("plaintext_size", 0) for o in objs.values()) or 1
     done = 0
+    hasher = _HashThread()
     try:
         plain_dir = stage_dir / ".objects"
         plain_dir.mkdir()
@@ -1118,11 +1170,12 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
             check()
             tmp = plain_dir / oid
             with open(tmp, "xb") as fh:
-                h = _HashingWriter(fh)
+                h = _HashingWriter(fh, hasher)
                 base = done
                 _decrypt_object(vb, oid, h, [identity], limits, cancel,  # type: ignore[arg-type]
                                 progress=(lambda d, _t, _l, b=base: progress(min(b + d, total), total, N_("Decrypting evidence")))
-                                if progress else None)
+                                if progress else None, hasher=hasher)
+            hasher.sync()
             done += o.get("plaintext_size", 0)
             if h.size != o.get("plaintext_size"):
                 raise IntegrityError(N_("Object {object} decrypted to a different size than its manifest says."),
@@ -1172,22 +1225,28 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
     except BaseException:
         shutil.rmtree(stage_dir, ignore_errors=True)
         raise
+    finally:
+        hasher.close()
     return OpenedBundle(verified=vb, inner=inner, out=out, files=written)
 
 
 class _HashingWriter(io.RawIOBase):
-    def __init__(self, dst: BinaryIO) -> None:
+    def __init__(self, dst: BinaryIO, hasher: _HashThread | None = None) -> None:
         super().__init__()
         self.dst = dst
         self.size = 0
         self.hash = hashlib.sha256()
+        self._hasher = hasher
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:  # type: ignore[override]
         n = self.dst.write(data)
-        self.hash.update(memoryview(data)[:n])
+        if self._hasher is not None:
+            self._hasher.update(self.hash, memoryview(data)[:n])
+        else:
+            self.hash.update(memoryview(data)[:n])
         self.size += n
         return n
 
