@@ -104,3 +104,29 @@ def test_real_framework_and_overlays_load():
     for ov in available_overlays():
         ofw = load_framework(ov)
         assert ofw.overlay_id == ov and ofw.label.endswith(ofw.overlay_version)
+
+
+def test_every_lettered_criterion_of_paras_20_to_23_in_six_languages():
+    """A a-c (para 20), B a-e (21), C a-d (22), D a-d (23); every text non-empty in every language,
+    in the right script for Arabic, Chinese and Russian."""
+    import re
+
+    fw = load_framework()
+    letters = {s.id: "".join(c.letter for c in s.criteria) for s in fw.stages}
+    assert letters == {"A": "abc", "B": "abcde", "C": "abcd", "D": "abcd"}
+    assert [s.source for s in fw.stages] == ["para 20", "para 21", "para 22", "para 23"]
+    scripts = {"ar": r"[\u0600-\u06FF]", "zh": r"[\u4e00-\u9fff]", "ru": r"[\u0400-\u04FF]"}
+    texts = []
+    for s in fw.stages:
+        texts += [s.title, s.summary]
+        for c in s.criteria:
+            texts += [c.title, c.statement]
+            for r in c.requirements:
+                texts += [r.title, r.guidance] + [f.label for f in r.fields]
+                texts += [o.label for f in r.fields for o in f.options]
+    for t in texts:
+        assert set(t) == {"ar", "zh", "en", "fr", "ru", "es"} and all(v.strip() for v in t.values())
+        for lang, pattern in scripts.items():
+            assert re.search(pattern, t[lang]), (lang, t["en"])
+    assert {lv.id: lv.name["en"] for lv in fw.levels} == {"silver": "Silver", "gold": "Gold",
+                                                           "platinum": "Platinum", "diamond": "Diamond"}
