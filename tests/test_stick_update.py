@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import sqlite3
+import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -59,9 +60,11 @@ def test_an_older_kit_refuses_data_a_newer_kit_migrated_and_changes_nothing(kit,
     kit.close()
     pretend_a_newer_kit_migrated(data_dir / "kit.db")
     before = snapshot(data_dir)
+    tempdir = tempfile.tempdir
     with pytest.raises(StoreError) as err:
         Store(data_dir).open()
     assert err.value.message() == NEWER
+    assert tempfile.tempdir == tempdir  # the process's temp folder is not left pointing into refused data
     assert snapshot(data_dir) == before  # no backup, no migration, not one byte changed
     assert current_revision(data_dir / "kit.db") == "9999_from_a_newer_kit"
     with pytest.raises(StoreError):  # and the lock was released: a second try says the same
@@ -105,7 +108,8 @@ def test_a_newer_kit_takes_over_an_older_sticks_data_with_a_backup_first(demo_di
     with Kit(new) as k:
         assert {s: st.state for s, st in k.status().items()} == status_before
         assert k.answers("A") == answers_before
-        assert k.check()  # evidence files came along and match
+        report = k.check()
+        assert report["ok"] and report["evidence_files"] > 0, report  # evidence came along, audit chain intact
     assert (new / "keys" / "city.key").read_bytes() == (old / "keys" / "city.key").read_bytes()
     assert snapshot(old) == old_files  # the older stick was only read
     assert not any(p.name.endswith(".tmp-migrate") for p in new.rglob("*"))

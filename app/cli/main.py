@@ -42,6 +42,7 @@ COMMAND_MODULES: dict[str, str] = {
     "sync": "app.cli.sync_cmds",
     "panel": "app.cli.panel_cmds",
     "feedback": "app.cli.panel_cmds",
+    "migrate-from": "app.cli.stick_cmds",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -64,6 +65,7 @@ COMMAND_HELP: dict[str, str] = {
     "sync": N_("Send the outbox to the platform and fetch receipts and review results"),
     "panel": N_("Import, review and report on bundles as a technical panel"),
     "feedback": N_("Import the panel's review results for this city"),
+    "migrate-from": N_("Take over the data folder of an older kit's stick"),
 }
 
 

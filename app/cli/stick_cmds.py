@@ -35,7 +35,7 @@ def cmd_selfcheck(args: Any) -> int:
         from app.bundle.minisign import PublicKey
 
         key = PublicKey.from_string(Path(args.key).read_text(encoding="utf-8"))
-    res = check_this_kit(TerminalProgress(N_("Checking the kit")), root=Path(args.root) if args.root else None,
+    res = check_this_kit(TerminalProgress(N_("Checking")), root=Path(args.root) if args.root else None,
                          public_key=key)
     if res.status in ("not_on_stick", "cannot_check") and not args.json:
         print(_("Error: {message}", message=res.message), file=sys.stderr)

@@ -173,15 +173,17 @@ class Store:
                              path=str(layout.root), detail=exc.strerror or str(exc)) from exc
         if self._lock:
             self._lock.acquire()
+        previous_tempdir = tempfile.tempdir
         try:
             empty_dir(layout.tmp)
             clean_temp_files(layout.evidence)
-            self._previous_tempdir = tempfile.tempdir
+            self._previous_tempdir = previous_tempdir
             use_private_tempdir(layout)
             self._prepare_database()
             self.engine = self._make_engine()
             self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         except BaseException:
+            tempfile.tempdir = previous_tempdir  # a refused store leaves no trace, not even here
             if self._lock:
                 self._lock.release()
             raise
