@@ -8,6 +8,7 @@ Switching language writes everything pending, then rebuilds the windows in the n
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ from app.ui.look import apply_language
 from app.ui.tasks import KitGuard, Task, run_task
 
 SETTING_LANGUAGE = "ui.language"
+SWITCH_INTERVAL_S = 0.001
 SETTING_VIEW = "ui.view"
 
 
@@ -32,6 +34,9 @@ class Events(QObject):
 class KitApp(QObject):
     def __init__(self, data_dir: Path | str, qapp: QApplication | None = None) -> None:
         super().__init__()
+        # Hand the GIL to the GUI thread sooner while a worker runs Python code (default 5 ms):
+        # every Qt event on a Python-made widget needs the GIL, so this bounds the stalls.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.data_dir = Path(data_dir)
         self.qapp = qapp or QApplication.instance()
         self.kit: Any = None
@@ -41,6 +46,8 @@ class KitApp(QObject):
         self.window: Any = None
         self.wizard: Any = None
         self._catalogue: Any = None
+        self._values: dict[str, list[dict[str, Any]]] | None = None
+        self._evidence: dict[str, dict[str, list[Any]]] = {}
         self.closed = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -82,7 +89,7 @@ class KitApp(QObject):
             except Exception:  # noqa: BLE001 - remembering the view is a nicety
                 pass
         if self.autosaver is not None:
-            self.guard._busy = 0
+            self.guard.reset()
             self.autosaver.flush()
         if self.kit is not None:
             self.kit.close()
@@ -168,8 +175,30 @@ class KitApp(QObject):
             self._catalogue = self.kit.catalogue()
         return self._catalogue
 
+    def indicator_values(self, indicator_id: str) -> list[dict[str, Any]]:
+        """The values of one indicator (read once for all panels, again after any change)."""
+        if self._values is None:
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for v in self.kit.indicator_values():
+                grouped.setdefault(v["indicator_id"], []).append(v)
+            self._values = grouped
+        return list(self._values.get(indicator_id, ()))
+
     def indicators_changed(self) -> None:
+        self._values = None
         self.events.indicators.emit()
+
+    def evidence_of(self, stage: str, requirement_id: str) -> list[Any]:
+        """The files attached to a requirement (one query per stage, again after any change)."""
+        if stage not in self._evidence:
+            grouped: dict[str, list[Any]] = {}
+            for e in self.kit.list_evidence(stage):
+                grouped.setdefault(e.requirement_id, []).append(e)
+            self._evidence[stage] = grouped
+        return list(self._evidence[stage].get(requirement_id, ()))
+
+    def forget_evidence(self, stage: str) -> None:
+        self._evidence.pop(stage, None)
 
     def evidence_changed(self) -> None:
         self.events.evidence.emit()

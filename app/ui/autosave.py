@@ -33,10 +33,18 @@ class Autosaver(QObject):
         self._timer.timeout.connect(self.flush)
         guard.idle.connect(self._after_task)
         self.last_error: str | None = None
+        self._page: tuple[str, str] | None = None
 
     @property
     def pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending) or self._page is not None
+
+    def remember_page(self, stage: str, requirement_id: str) -> None:
+        """Where the person is ("reopen where you left off"), written with the next save: paging
+        through a stage costs no disk write per page."""
+        self._page = (stage, requirement_id)
+        if not self._timer.isActive():
+            self._timer.start()
 
     def queue(self, stage: str, requirement_id: str, field_id: str, value: Any) -> None:
         self._pending.setdefault((stage, requirement_id), {})[field_id] = value
@@ -52,17 +60,28 @@ class Autosaver(QObject):
                 del self._pending[(stage, requirement_id)]
 
     def _after_task(self) -> None:
-        if self._pending:
+        if self.pending:
             self._timer.start()
 
-    def flush(self) -> bool:
-        """Write everything pending now; True when nothing is left unsaved."""
-        self._timer.stop()
-        if not self._pending:
+    def flush(self, answers_only: bool = False) -> bool:
+        """Write everything pending now (``answers_only``: the answers, not yet the page);
+        True when no answer is left unsaved."""
+        if not self._pending and (answers_only or self._page is None):
             return True
+        self._timer.stop()
         if self.guard.busy:
             self._timer.start()
             return False
+        if not answers_only and self._page is not None:
+            page, self._page = self._page, None
+            try:
+                self.kit.set_current(*page)
+            except KitError:
+                pass  # remembering the page must never stop the person
+        elif self._page is not None:
+            self._timer.start()
+        if not self._pending:
+            return True
         pending, self._pending = self._pending, {}
         written: set[tuple[str, str]] = set()
         error: str | None = None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -35,7 +36,7 @@ from app.errors import KitError
 from app.i18n import _, text_in
 from app.model.guide_steps import choose_evidence_kind
 from app.ui import dialogs
-from app.ui.look import fmt_datetime, fmt_size
+from app.ui.look import ERROR, HINT, fmt_datetime, fmt_size, lead, tint
 
 PREVIEW_PX = 180
 PDF_SCAN_BYTES = 4 << 20
@@ -107,7 +108,7 @@ class EvidencePanel(QWidget):
         self.setAcceptDrops(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 6)
-        title = QLabel(_("Evidence"))
+        title = lead(QLabel(_("Evidence")))
         f = title.font()
         f.setBold(True)
         title.setFont(f)
@@ -115,6 +116,7 @@ class EvidencePanel(QWidget):
         self.expect = QLabel()
         self.expect.setWordWrap(True)
         self.expect.setTextFormat(Qt.TextFormat.PlainText)
+        lead(self.expect)
         lay.addWidget(self.expect)
 
         row = QHBoxLayout()
@@ -124,6 +126,13 @@ class EvidencePanel(QWidget):
         self.list.setRootIsDecorated(False)
         self.list.setAccessibleName(_("Files attached to {requirement}", requirement=text_in(requirement.title)))
         self.list.setMinimumHeight(self.list.fontMetrics().height() * 5)
+        hdr = self.list.header()
+        hdr.setStretchLastSection(False)
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        em = self.list.fontMetrics().horizontalAdvance("M")
+        for col, width in ((1, 11), (2, 6), (3, 9)):
+            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            self.list.setColumnWidth(col, em * width)
         self.list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.list.currentItemChanged.connect(self._show_preview)
         self.list.itemActivated.connect(lambda *_a: self.open_selected())
@@ -159,12 +168,12 @@ class EvidencePanel(QWidget):
             buttons.addWidget(w)
         buttons.addStretch(1)
         lay.addLayout(buttons)
-        hint = QLabel(_("You can also drag files onto the list."))
-        hint.setStyleSheet("color: palette(mid);")
+        hint = lead(QLabel(_("You can also drag files onto the list.")))
+        tint(hint, HINT)
         lay.addWidget(hint)
-        self.message = QLabel()
+        self.message = lead(QLabel())
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b00020;")
+        tint(self.message, ERROR)
         self.message.setVisible(False)
         lay.addWidget(self.message)
         self.files: list[Any] = []
@@ -179,10 +188,12 @@ class EvidencePanel(QWidget):
         self.list.dropEvent(ev)
 
     # -- content ---------------------------------------------------------------------------
-    def reload(self) -> None:
+    def reload(self, fresh: bool = False) -> None:
         kit = self.ctx.kit
         fw = kit.framework
-        self.files = kit.list_evidence(self.stage, self.req.id)
+        if fresh:
+            self.ctx.forget_evidence(self.stage)
+        self.files = self.ctx.evidence_of(self.stage, self.req.id)
         counts: dict[str, int] = {}
         for e in self.files:
             counts[e.kind] = counts.get(e.kind, 0) + 1
@@ -207,8 +218,6 @@ class EvidencePanel(QWidget):
             self.list.addTopLevelItem(it)
             if e.id == keep:
                 self.list.setCurrentItem(it)
-        for c in range(4):
-            self.list.resizeColumnToContents(c)
         self._show_preview()
 
     def selected(self) -> Any | None:
@@ -239,7 +248,8 @@ class EvidencePanel(QWidget):
                 return
         if e.mime == "application/pdf":
             pages = pdf_page_count(Path(e.path))
-            text = _("PDF document, {pages} pages", pages=pages) if pages else _("PDF document")
+            text = (_("PDF document, 1 page") if pages == 1 else _("PDF document, {pages} pages", pages=pages)
+                    if pages else _("PDF document"))
         else:
             text = e.mime
         self.preview.setPixmap(self._file_card(text, fmt_size(e.size)))
@@ -301,7 +311,7 @@ class EvidencePanel(QWidget):
             return done, problems
 
         def finished(result: tuple[list[Any], list[str]]) -> None:
-            self.reload()
+            self.reload(fresh=True)
             self.show_message("\n".join(result[1]))
             if result[0]:
                 last = result[0][-1].id
@@ -313,7 +323,7 @@ class EvidencePanel(QWidget):
         def failed(exc: BaseException) -> None:
             from app.ui.tasks import error_text
 
-            self.reload()
+            self.reload(fresh=True)
             self.show_message(error_text(exc))
             self.changed.emit()
 
@@ -350,5 +360,5 @@ class EvidencePanel(QWidget):
             self.show_message(exc.message())
             return
         self.show_message("")
-        self.reload()
+        self.reload(fresh=True)
         self.changed.emit()

@@ -41,12 +41,10 @@ from PySide6.QtWidgets import (
 
 from app.i18n import N_, _, text_in
 from app.model.framework import Field, is_required, reason_params, validate_value
-from app.ui.look import fmt_number, parse_number
+from app.ui.look import ERROR, HINT, fmt_number, lead, parse_number, tint
 
 NOT_A_NUMBER = N_("Enter a number.")
 NOT_A_DATE = N_("Enter a date.")
-ERROR_STYLE = "color: #b00020;"
-HINT_STYLE = "color: palette(mid);"
 
 
 def field_label(fld: Field) -> str:
@@ -157,8 +155,8 @@ class TextEditor(FieldEditor):
                 self.edit.setMaxLength(fld.max_length)
             self.edit.textEdited.connect(self._on_text)
         box.addWidget(self.edit)
-        self.counter = QLabel()
-        self.counter.setStyleSheet(HINT_STYLE)
+        self.counter = lead(QLabel())
+        tint(self.counter, HINT)
         self.counter.setVisible(bool(fld.min_length or (fld.max_length and self.multiline)))
         box.addWidget(self.counter)
         self.layout_.addLayout(box)
@@ -432,11 +430,21 @@ def cell_text(col: Field, value: Any) -> str:
 
 
 class _CellDelegate(QStyledItemDelegate):
-    def __init__(self, owner: "TableEditor") -> None:
-        super().__init__(owner)
+    def __init__(self, owner: "TableEditor", parent: QWidget) -> None:
+        super().__init__(parent)
         self.owner = owner
+        self.open_editor: QWidget | None = None  # the in-place editor now open, if any
 
     def createEditor(self, parent: QWidget, option: Any, index: QModelIndex) -> QWidget:  # noqa: N802
+        self.open_editor = self._create(parent, index)
+        return self.open_editor
+
+    def destroyEditor(self, editor: QWidget, index: QModelIndex) -> None:  # noqa: N802
+        if editor is self.open_editor:
+            self.open_editor = None
+        super().destroyEditor(editor, index)
+
+    def _create(self, parent: QWidget, index: QModelIndex) -> QWidget:
         col = self.owner.field.columns[index.column()]
         if col.type in ("single_choice", "yes_no"):
             cb = QComboBox(parent)
@@ -498,7 +506,8 @@ class TableEditor(FieldEditor):
         self.table.setHorizontalHeaderLabels([text_in(c.label) + ("" if c.required else " " + _("(optional)"))
                                               for c in fld.columns])
         self.table.setTabKeyNavigation(False)
-        self.table.setItemDelegate(_CellDelegate(self))
+        self.delegate = _CellDelegate(self, self.table)  # owned by the table, so it goes with it
+        self.table.setItemDelegate(self.delegate)
         triggers = QAbstractItemView.EditTrigger
         self.table.setEditTriggers(triggers.DoubleClicked | triggers.EditKeyPressed | triggers.AnyKeyPressed |
                                    triggers.SelectedClicked)
@@ -660,12 +669,14 @@ class FieldRow(QWidget):
         f = self.label.font()
         f.setBold(True)
         self.label.setFont(f)
+        lead(self.label)
         lay.addWidget(self.label)
         help_text = text_in(fld.help) if fld.help else ""
         if help_text:
             self.help = QLabel(help_text)
             self.help.setWordWrap(True)
-            self.help.setStyleSheet(HINT_STYLE)
+            tint(self.help, HINT)
+            lead(self.help)
             lay.addWidget(self.help)
         self.editor = make_editor(fld, self)
         self.editor.set_accessible(field_label(fld), help_text)
@@ -673,7 +684,8 @@ class FieldRow(QWidget):
         lay.addWidget(self.editor)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet(ERROR_STYLE)
+        tint(self.message, ERROR)
+        lead(self.message)
         self.message.setVisible(False)
         self.message.setAccessibleName(_("Problem with {field}", field=field_label(fld)))
         lay.addWidget(self.message)
@@ -693,7 +705,7 @@ class FieldRow(QWidget):
         if problem is None:
             problem = validate_value(self.field, value)
         if problem:
-            self.show_problem(problem_text(self.field, problem))
+            self.show_problem(problem_text(self.field, problem) + " " + _("Not saved until it is corrected."))
             return value, False
         self.show_problem("")
         return value, True

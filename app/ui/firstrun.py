@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language, text_in
 from app.ui.fields import CheckList
 from app.ui.stage import heading, wrapped
+from app.ui.look import ERROR, WARN, lead, tint
 from app.ui.tasks import error_text
 
 #: Argon2id settings for new keys; None means the kit's default. Tests use the light demo settings.
@@ -126,7 +128,6 @@ def export_card(parent: QWidget | None, kit: Any, folder: str | None = None) -> 
     """Copy the city's public key card to ``folder`` (asked for when None) for the secretariat."""
     from app.bundle.keys import card_path_for
     from app.bundle.submit import city_keyfile
-    from app.model.paths import DataLayout  # noqa: F401 - documents where the card lives
 
     src = card_path_for(city_keyfile(kit))
     if not src.is_file():
@@ -251,7 +252,7 @@ class MechanismPage(QWizardPage):
         self.national_btn.toggled.connect(self.overlay.setEnabled)
         self.overlay.setEnabled(self.national_btn.isChecked())
         lay.addSpacing(12)
-        self.target_label = QLabel(_("Level the city aims for"))
+        self.target_label = lead(QLabel(_("Level the city aims for")))
         lay.addWidget(self.target_label)
         self.target = QComboBox()
         self.target.setAccessibleName(_("Level the city aims for"))
@@ -262,7 +263,7 @@ class MechanismPage(QWizardPage):
             self.target.addItem(_("{level} (certifies stage {stage})", level=text_in(lv.name), stage=stage), lv.id)
         self.target.setCurrentIndex(max(0, self.target.findData(prof.target_level if prof else None)))
         lay.addWidget(self.target)
-        self.message = wrapped("", "color: #b00020;")
+        self.message = wrapped("", ERROR)
         lay.addWidget(self.message)
         lay.addStretch(1)
 
@@ -335,7 +336,7 @@ class KeyPage(QWizardPage):
         lay.addWidget(self.form)
         warn = wrapped(_("Write the passphrase down and keep it in a safe place. If it is lost, nobody can recover "
                          "it, not even the secretariat: the city would need a new key and a new enrolment."),
-                       "color: #8a5a00; font-weight: bold;")
+                       WARN, bold=True)
         warn.setAccessibleName(_("Warning"))
         lay.addWidget(warn)
         self.written = QCheckBox(_("I have written the passphrase down and keep it safe"))
@@ -347,7 +348,7 @@ class KeyPage(QWizardPage):
         card_row.addWidget(self.card_btn)
         card_row.addStretch(1)
         lay.addLayout(card_row)
-        self.message = wrapped("", "color: #b00020;")
+        self.message = wrapped("", ERROR)
         lay.addWidget(self.message)
         lay.addStretch(1)
         self._refresh()
@@ -369,8 +370,8 @@ class KeyPage(QWizardPage):
             self.form.setVisible(False)
             self.written.setVisible(self.keyset is not None)
         else:
-            self.status.setText(_("Choose a passphrase of at least 10 characters. A few unrelated words work well, "
-                                  "for example: river lamp cloud stone."))
+            self.status.setText(_("Choose a passphrase of at least 10 characters. A few unrelated words that only "
+                                  "you would put together work well."))
         self.card_btn.setVisible(self.has_key)
         self.completeChanged.emit()
 
@@ -381,6 +382,10 @@ class KeyPage(QWizardPage):
         score, hint = passphrase_strength(p)
         self.strength.setValue(score)
         self.strength.setFormat(_(STRENGTH_TEXT[score]))
+        colour = "#b00020" if score < 2 else "#c77700" if score == 2 else "#1e7d32"
+        pal = self.strength.palette()
+        pal.setColor(QPalette.ColorRole.Highlight, QColor(colour))
+        self.strength.setPalette(pal)
         self.hint.setText(_(hint) if p else "")
         if self.confirm.text() and self.confirm.text() != p:
             self.message.setText(_("The two passphrases are not the same."))
@@ -445,7 +450,7 @@ class KeyPage(QWizardPage):
             self.message.setText(error_text(exc))
             return None
         if dst is not None:
-            self.message.setStyleSheet("")
+            tint(self.message, None)
             self.message.setText(_("Saved {path}. Send it to the secretariat.", path=str(dst)))
         return dst
 
@@ -489,7 +494,7 @@ class TrustPage(QWizardPage):
         lay.addWidget(self.later_btn)
         self.status = wrapped("")
         lay.addWidget(self.status)
-        self.message = wrapped("", "color: #b00020;")
+        self.message = wrapped("", ERROR)
         lay.addWidget(self.message)
         lay.addStretch(1)
         self.import_btn.setChecked(True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -33,7 +33,7 @@ from app.model.guide_steps import (
     work_programme,
 )
 from app.ui.fields import cell_text, format_iso_date
-from app.ui.look import fmt_datetime, fmt_size
+from app.ui.look import HINT, WARN, fmt_datetime, fmt_size, lead
 from app.ui.stage import heading, wrapped
 
 
@@ -54,7 +54,7 @@ class StageCard(QFrame):
         self.bar.setFormat(_("{done} of {total}", done=status.complete_count, total=status.total))
         self.bar.setAccessibleName(_("Progress of stage {stage}", stage=stage.id))
         lay.addWidget(self.bar)
-        self.state = QLabel(_(STAGE_STATE_TEXT[status.state]))
+        self.state = lead(QLabel(_(STAGE_STATE_TEXT[status.state])))
         lay.addWidget(self.state)
         lay.addStretch(1)
         self.open_btn = QPushButton(_("Continue") if status.state == "partial" else
@@ -109,10 +109,10 @@ class HomeView(QScrollArea):
         mech = text_in(fw.mechanism_name) if fw.mechanism_name else _("Global SDG Cities mechanism")
         self.lay.addWidget(heading(prof.name, 1.6))
         self.lay.addWidget(wrapped(_("{country} · {mechanism} · framework {framework}", country=prof.country,
-                                     mechanism=mech, framework=fw.label), "color: palette(mid);"))
+                                     mechanism=mech, framework=fw.label), HINT))
         if kit_is_demo(kit):
             self.lay.addWidget(wrapped(_("Training mode: the trust files are DEMO files. Bundles sealed now cannot "
-                                         "be submitted."), "color: #8a5a00;"))
+                                         "be submitted."), WARN))
 
         # what to do next
         self.step = next_step(fw, statuses, bundles, has_key=self.ctx.has_key(), has_trust=self.ctx.has_trust(),
@@ -170,7 +170,7 @@ class HomeView(QScrollArea):
             self.lay.addWidget(t)
         else:
             self.lay.addWidget(wrapped(_("The work programme appears here once it is filled in (stage A, "
-                                         "criterion b)."), "color: palette(mid);"))
+                                         "criterion b)."), HINT))
 
         # sealed bundles
         self.lay.addWidget(heading(_("Sealed bundles"), 1.2))
@@ -191,7 +191,7 @@ class HomeView(QScrollArea):
             self.lay.addWidget(t)
         else:
             self.bundle_table = None
-            self.lay.addWidget(wrapped(_("Nothing sealed yet."), "color: palette(mid);"))
+            self.lay.addWidget(wrapped(_("Nothing sealed yet."), HINT))
         self.lay.addStretch(1)
 
     @staticmethod

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import KitError
 from app.i18n import N_, _, text_in
-from app.ui.look import fmt_number, fmt_year, parse_number
+from app.ui.look import ERROR, fmt_number, fmt_year, lead, parse_number, tint
 
 KIND_TEXT = {"baseline": N_("Baseline"), "observed": N_("Observed"), "target": N_("Target")}
 KIND_COLOURS = {"observed": QColor(0, 92, 171), "baseline": QColor(120, 120, 120), "target": QColor(0, 140, 70)}
@@ -100,8 +100,10 @@ class IndicatorChart(QWidget):
         v0, v1 = min(0.0, min(vals)), max(vals)
         if v1 == v0:
             v1 = v0 + 1
-        left = fm.horizontalAdvance(fmt_number(v1)) + 10
-        plot = QRectF(left, 8, self.width() - left - 12, self.height() - fm.height() * 2 - 18)
+        v1 += (v1 - v0) * 0.1  # head room, so the highest mark is not on the frame
+        left = fm.horizontalAdvance(fmt_number(round(v1, 2))) + 10
+        frame = QRectF(left, 8, self.width() - left - 12, self.height() - fm.height() * 2 - 18)
+        plot = frame.adjusted(10, 6, -10, 0)  # marks at the first and last year stay inside
         legend_y = self.height() - fm.height() // 2 - 2
 
         def xy(year: int, value: float) -> QPointF:
@@ -109,17 +111,24 @@ class IndicatorChart(QWidget):
             return QPointF(plot.left() + fx * plot.width(), plot.bottom() - (value - v0) / (v1 - v0) * plot.height())
 
         p.setPen(QPen(pal.color(pal.ColorRole.Mid), 1))
-        p.drawLine(plot.bottomLeft(), plot.bottomRight())
-        p.drawLine(plot.bottomLeft(), plot.topLeft())
+        p.drawLine(frame.bottomLeft(), frame.bottomRight())
+        p.drawLine(frame.bottomLeft(), frame.topLeft())
         p.setPen(pal.color(pal.ColorRole.Text))
-        p.drawText(QRectF(0, plot.top() - fm.height() / 2, left - 4, fm.height()),
-                   int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), fmt_number(v1))
-        p.drawText(QRectF(0, plot.bottom() - fm.height() / 2, left - 4, fm.height()),
-                   int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), fmt_number(v0))
-        for year in sorted(set(years)):
+        for value in (v0, (v0 + v1) / 2, v1):
+            y = xy(y0, value).y()
+            p.drawText(QRectF(0, y - fm.height() / 2, left - 4, fm.height()),
+                       int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), fmt_number(round(value, 2)))
+        labels = sorted(set(years))
+        widest = fm.horizontalAdvance(fmt_year(labels[-1])) + 8
+        step = 1
+        while len(labels) > 1 and plot.width() / max(1, (len(labels) - 1) / step) < widest:
+            step += 1
+        for i, year in enumerate(labels):
+            if i % step and i != len(labels) - 1:
+                continue
             x = xy(year, v0).x()
-            p.drawText(QRectF(x - 30, plot.bottom() + 2, 60, fm.height()), int(Qt.AlignmentFlag.AlignHCenter),
-                       fmt_year(year))
+            p.drawText(QRectF(x - widest / 2, frame.bottom() + 2, widest, fm.height()),
+                       int(Qt.AlignmentFlag.AlignHCenter), fmt_year(year))
         for kind in ("observed", "baseline", "target"):
             series = pts.get(kind)
             if not series:
@@ -163,13 +172,13 @@ class IndicatorPanel(QWidget):
         self.ids = [i for i in requirement.indicators if i in self.cat.indicators]
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 6)
-        title = QLabel(_("Indicators"))
+        title = lead(QLabel(_("Indicators")))
         f = title.font()
         f.setBold(True)
         title.setFont(f)
         lay.addWidget(title)
         if requirement.min_indicator_values:
-            need = QLabel(_("Enter values for at least {min} of these indicators.", min=requirement.min_indicator_values))
+            need = lead(QLabel(_("Enter values for at least {min} of these indicators.", min=requirement.min_indicator_values)))
             need.setWordWrap(True)
             lay.addWidget(need)
         self.choice = QComboBox()
@@ -180,6 +189,7 @@ class IndicatorPanel(QWidget):
         lay.addWidget(self.choice)
         self.about = QLabel()
         self.about.setWordWrap(True)
+        lead(self.about)
         lay.addWidget(self.about)
 
         body = QHBoxLayout()
@@ -226,9 +236,9 @@ class IndicatorPanel(QWidget):
         form.addRow(_("Year"), self.year)
         form.addRow(_("Kind"), self.kind)
         form.addRow(_("Value"), vrow)
-        self.dim_box = QFormLayout()
-        form.addRow(self.dim_box)
         form.addRow(_("Source"), self.source)
+        self.form = form
+        self.dim_rows = 0
         lay.addLayout(form)
         self.dims: dict[str, QComboBox] = {}
         buttons = QHBoxLayout()
@@ -243,7 +253,7 @@ class IndicatorPanel(QWidget):
         buttons.addWidget(self.delete_btn)
         buttons.addStretch(1)
         lay.addLayout(buttons)
-        self.message = QLabel()
+        self.message = lead(QLabel())
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         lay.addWidget(self.message)
@@ -257,10 +267,7 @@ class IndicatorPanel(QWidget):
     def reload(self) -> None:
         """Re-read the values from the store (they are shared by every page that links the indicator)."""
         keep = self.indicator_id
-        counts: dict[str, int] = {}
-        for v in self.ctx.kit.indicator_values():
-            if v["indicator_id"] in self.ids:
-                counts[v["indicator_id"]] = counts.get(v["indicator_id"], 0) + 1
+        counts = {iid: len(self.ctx.indicator_values(iid)) for iid in self.ids}
         self.choice.blockSignals(True)
         self.choice.clear()
         for iid in self.ids:
@@ -285,8 +292,9 @@ class IndicatorPanel(QWidget):
         self.about.setText(_("Unit: {unit}. Can be broken down by: {dimensions}.", unit=unit_name(self.cat, ind.unit),
                              dimensions=dims or _("nothing")))
         self.unit.setText(unit_name(self.cat, ind.unit))
-        while self.dim_box.rowCount():
-            self.dim_box.removeRow(0)
+        for _i in range(self.dim_rows):
+            self.form.removeRow(3)
+        self.dim_rows = 0
         self.dims = {}
         for d in ind.disaggregation:
             spec = self.cat.dimensions.get(d) or {}
@@ -296,9 +304,10 @@ class IndicatorPanel(QWidget):
                 cb.addItem(text_in(v["name"]), v["id"])
             name = text_in(spec.get("name")) or d
             cb.setAccessibleName(_("Breakdown by {dimension}", dimension=name))
-            self.dim_box.addRow(name, cb)
+            self.form.insertRow(3 + self.dim_rows, name, cb)
+            self.dim_rows += 1
             self.dims[d] = cb
-        self.rows = self.ctx.kit.indicator_values(iid)
+        self.rows = self.ctx.indicator_values(iid)
         self.rows.sort(key=lambda v: (v["year"], v["kind"], sorted(v["disaggregation"].items())))
         self.table.setRowCount(len(self.rows))
         for r, v in enumerate(self.rows):
@@ -334,7 +343,7 @@ class IndicatorPanel(QWidget):
 
     def show_message(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b00020;" if error else "color: palette(text);")
+        tint(self.message, ERROR if error else None)
         self.message.setVisible(bool(text))
 
     def save_value(self) -> bool:

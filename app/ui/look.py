@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timezone
+from typing import Any
 from functools import lru_cache
 
 from PySide6.QtCore import QDate, QDateTime, QLibraryInfo, QLocale, Qt, QTime, QTranslator
-from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
 from app.i18n import current_language, is_rtl, set_language
 
@@ -78,25 +79,35 @@ def apply_language(app: QGuiApplication, lang: str) -> str:
 
 # -- formatting ---------------------------------------------------------------------------------
 
+@lru_cache(maxsize=8)
+def _locale_for(lang: str) -> QLocale:
+    return qlocale(lang)
+
+
+def loc() -> QLocale:
+    """The chosen language's QLocale (cached: making one is not free)."""
+    return _locale_for(current_language())
+
+
 def fmt_number(value: float | int | None) -> str:
     if value is None:
         return ""
-    loc = QLocale()
+    loc_ = loc()
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return loc.toString(int(value))
-    text = loc.toString(float(value), "f", 6)
-    dec = loc.decimalPoint()
+        return loc_.toString(int(value))
+    text = loc_.toString(float(value), "f", 6)
+    dec = loc_.decimalPoint()
     if dec in text:
-        text = text.rstrip(loc.zeroDigit()).rstrip(dec)
+        text = text.rstrip(loc_.zeroDigit()).rstrip(dec)
     return text
 
 
 def fmt_year(year: int | None) -> str:
     if year is None:
         return ""
-    loc = QLocale()
-    loc.setNumberOptions(QLocale.NumberOption.OmitGroupSeparator)
-    return loc.toString(int(year))
+    yl = QLocale(loc())
+    yl.setNumberOptions(QLocale.NumberOption.OmitGroupSeparator)
+    return yl.toString(int(year))
 
 
 def parse_number(text: str) -> float | int | None:
@@ -105,15 +116,15 @@ def parse_number(text: str) -> float | int | None:
     text = text.strip().replace("\u00a0", "").replace("\u202f", "")
     if not text:
         return None
-    for loc in (QLocale(), QLocale.c()):
-        value, ok = loc.toDouble(text)
+    for lc in (loc(), QLocale.c()):
+        value, ok = lc.toDouble(text)
         if ok and math.isfinite(value):
             return int(value) if value.is_integer() and abs(value) < 1e15 else value
     return None
 
 
 def fmt_size(n: int) -> str:
-    return QLocale().formattedDataSize(int(n), 1, QLocale.DataSizeFormat.DataSizeSIFormat)
+    return loc().formattedDataSize(int(n), 1, QLocale.DataSizeFormat.DataSizeSIFormat)
 
 
 def fmt_date(iso: str | None) -> str:
@@ -123,7 +134,7 @@ def fmt_date(iso: str | None) -> str:
         d = date.fromisoformat(iso[:10])
     except ValueError:
         return iso
-    return QLocale().toString(QDate(d.year, d.month, d.day), QLocale.FormatType.ShortFormat)
+    return loc().toString(QDate(d.year, d.month, d.day), QLocale.FormatType.ShortFormat)
 
 
 def fmt_datetime(iso: str | None) -> str:
@@ -138,4 +149,29 @@ def fmt_datetime(iso: str | None) -> str:
         dt = dt.replace(tzinfo=timezone.utc)
     local = dt.astimezone()
     qdt = QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
-    return QLocale().toString(qdt, QLocale.FormatType.ShortFormat)
+    return loc().toString(qdt, QLocale.FormatType.ShortFormat)
+
+
+def lead(label: Any) -> Any:
+    """Align a label to the start of the line in the chosen language's direction, whatever script
+    its text is in (a Latin city name stays on the right in Arabic)."""
+    side = Qt.AlignmentFlag.AlignRight if is_rtl() else Qt.AlignmentFlag.AlignLeft
+    label.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignVCenter)
+    return label
+
+
+ERROR = "#b00020"
+HINT = "#555555"
+WARN = "#8a5a00"
+
+
+def tint(widget: Any, colour: str | None) -> Any:
+    """Colour a label's text (a palette, not a style sheet: style sheets make pages slow to build)."""
+    if colour is None:
+        widget.setPalette(QPalette())
+    else:
+        pal = widget.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, QColor(colour))
+        pal.setColor(QPalette.ColorRole.Text, QColor(colour))
+        widget.setPalette(pal)
+    return widget

@@ -25,6 +25,7 @@ from app import __version__
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from app.ui import dialogs
 from app.ui.home import HomeView
+from app.ui.look import ERROR, tint
 from app.ui.seal import SealDialog
 from app.ui.stage import StageView, heading, wrapped
 from app.ui.tasks import Task, error_text
@@ -86,12 +87,12 @@ class TrustDialog(QDialog):
     def _done(self, pack: Any) -> None:
         from app.ui.firstrun import trust_summary
 
-        self.message.setStyleSheet("")
+        tint(self.message, None)
         self.message.setText(_("Trust files are installed.") + "\n" + trust_summary(pack))
         self.ctx.events.bundles.emit()
 
     def _failed(self, exc: BaseException) -> None:
-        self.message.setStyleSheet("color: #b00020;")
+        tint(self.message, ERROR)
         self.message.setText(error_text(exc))
 
 
@@ -201,7 +202,8 @@ class MainWindow(QMainWindow):
         self.ctx.flush()
         dlg = SealDialog(self.ctx, stage_id, self)
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
-        dlg.sealed.connect(lambda _r: self.ctx.events.bundles.emit())
+        # the home screen (with the new bundle) is refreshed when the dialog closes, not while the
+        # person reads the result: the GUI thread stays free while sealing ends
         dlg.finished.connect(lambda _r: self._refresh_home_if_visible())
         self.seal_dialog = dlg
         dlg.open()
@@ -261,7 +263,7 @@ class MainWindow(QMainWindow):
 
     def _save_state(self, state: str, text: str) -> None:
         self.saved_label.setText(text)
-        self.saved_label.setStyleSheet("color: #b00020;" if state == "error" else "")
+        tint(self.saved_label, ERROR if state == "error" else None)
 
     # -- state ---------------------------------------------------------------------------
     def view_state(self) -> dict[str, Any]:

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import Cancelled, CryptoError, KitError
+from app.errors import Cancelled, CryptoError
 from app.i18n import N_, _, text_in
 from app.model.guide_steps import bundle_needed_bytes, removable_mount
-from app.ui.look import fmt_size
+from app.ui.look import ERROR, WARN, fmt_size, lead, tint
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import error_text
 
@@ -35,10 +35,11 @@ OPENING_KEY = N_("Opening the city's key")
 
 
 class Destination:
-    def __init__(self, label: str, path: Path, removable: bool) -> None:
+    def __init__(self, label: str, path: Path, removable: bool, chosen: bool = False) -> None:
         self.label = label
         self.path = path
         self.removable = removable
+        self.chosen = chosen  # picked with "Choose another folder…", kept when drives are looked for again
 
     def free(self) -> int | None:
         from app.fsutil import free_space
@@ -96,12 +97,13 @@ class SealDialog(QDialog):
                                 "evidence files of this stage. Only the technical panel can open it.")))
         if is_demo_installed(kit.layout.root):
             lay.addWidget(wrapped(_("Training mode: this will be a DEMO bundle, which cannot be submitted."),
-                                  "color: #8a5a00;"))
+                                  WARN))
 
         lay.addWidget(heading(_("Where to put the bundle"), 1.0))
         self.dest_list = QListWidget()
         self.dest_list.setAccessibleName(_("Where to put the bundle"))
         self.dest_list.currentRowChanged.connect(self._update_space)
+        self.dest_list.setMaximumHeight(self.dest_list.fontMetrics().lineSpacing() * 9)
         lay.addWidget(self.dest_list)
         row = QHBoxLayout()
         self.choose_btn = QPushButton(_("Choose another folder…"))
@@ -117,7 +119,7 @@ class SealDialog(QDialog):
 
         self.needed = bundle_needed_bytes(e.size for e in kit.list_evidence(self.stage.id))
         lay.addWidget(heading(_("The city's key"), 1.0))
-        self.pass_label = QLabel(_("Passphrase of the city's key"))
+        self.pass_label = lead(QLabel(_("Passphrase of the city's key")))
         lay.addWidget(self.pass_label)
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
@@ -126,7 +128,7 @@ class SealDialog(QDialog):
         self.passphrase.returnPressed.connect(self.start_seal)
         lay.addWidget(self.passphrase)
 
-        self.message = wrapped("", "color: #b00020;")
+        self.message = wrapped("", ERROR)
         self.message.setVisible(False)
         lay.addWidget(self.message)
         self.done_text = wrapped("")
@@ -168,7 +170,7 @@ class SealDialog(QDialog):
     # -- destinations ------------------------------------------------------------------------
     def fill_destinations(self) -> None:
         keep = self.selected_destination()
-        extra = [d for d in self.destinations if d.label.startswith("📁")]
+        extra = [d for d in self.destinations if d.chosen]
         self.destinations = detect_destinations(self.ctx.kit) + extra
         self.dest_list.clear()
         for d in self.destinations:
@@ -184,7 +186,7 @@ class SealDialog(QDialog):
 
     def add_destination(self, folder: Path | str) -> None:
         """Use ``folder`` (what "Choose another folder…" does)."""
-        d = Destination("📁 " + _("Folder you chose"), Path(folder), False)
+        d = Destination(_("Folder you chose"), Path(folder), False, chosen=True)
         self.destinations.append(d)
         self.dest_list.addItem(QListWidgetItem(d.label + "\n" + str(d.path)))
         self.dest_list.setCurrentRow(len(self.destinations) - 1)
@@ -212,7 +214,7 @@ class SealDialog(QDialog):
         if not ok:
             text += " " + _("Not enough space: choose another drive or free some space.")
         self.space.setText(text)
-        self.space.setStyleSheet("" if ok else "color: #b00020;")
+        tint(self.space, None if ok else ERROR)
         return ok
 
     # -- sealing -------------------------------------------------------------------------

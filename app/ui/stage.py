@@ -31,6 +31,7 @@ from app.model.guide_steps import MissingItem, criterion_page, missing_items, pa
 from app.ui.evidence import EvidencePanel
 from app.ui.fields import FieldRow, field_label, problem_text
 from app.ui.indicators import IndicatorPanel
+from app.ui.look import HINT, lead, tint
 
 
 def heading(text: str, scale: float = 1.25, bold: bool = True) -> QLabel:
@@ -41,17 +42,21 @@ def heading(text: str, scale: float = 1.25, bold: bool = True) -> QLabel:
     f.setPointSizeF(f.pointSizeF() * scale)
     f.setBold(bold)
     lbl.setFont(f)
-    return lbl
+    return lead(lbl)
 
 
-def wrapped(text: str, style: str = "") -> QLabel:
+def wrapped(text: str, colour: str | None = None, bold: bool = False) -> QLabel:
     lbl = QLabel(text)
     lbl.setWordWrap(True)
     lbl.setTextFormat(Qt.TextFormat.PlainText)
     lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if style:
-        lbl.setStyleSheet(style)
-    return lbl
+    if colour:
+        tint(lbl, colour)
+    if bold:
+        f = lbl.font()
+        f.setBold(True)
+        lbl.setFont(f)
+    return lead(lbl)
 
 
 class RequirementView(QFrame):
@@ -72,7 +77,7 @@ class RequirementView(QFrame):
         if req.origin != "global":
             notes.append(_("Added or changed by the national mechanism."))
         if notes:
-            lay.addWidget(wrapped(" ".join(notes), "color: palette(mid);"))
+            lay.addWidget(wrapped(" ".join(notes), HINT))
         self.guidance = wrapped(text_in(req.guidance))
         self.guidance.setAccessibleName(_("Guidance for {requirement}", requirement=text_in(req.title)))
         lay.addWidget(self.guidance)
@@ -194,7 +199,7 @@ class StageView(QWidget):
         top.addWidget(self.title, 1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(220)
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("0" * 26))
         self.progress.setAccessibleName(_("Progress of stage {stage}", stage=self.stage.id))
         top.addWidget(self.progress)
         outer.addLayout(top)
@@ -279,7 +284,7 @@ class StageView(QWidget):
         index = max(0, min(index, self.page_count - 1))
         if index == self.index:
             return
-        self.ctx.flush()
+        self.ctx.autosaver.flush(answers_only=True)
         page = self.page(index)
         self.stack.setCurrentWidget(page)
         page.verticalScrollBar().setValue(0)
@@ -290,10 +295,7 @@ class StageView(QWidget):
         self.back_btn.setEnabled(index > 0)
         self.next_btn.setEnabled(index < self.page_count - 1)
         self.where.setText(_("Page {n} of {total}", n=index + 1, total=self.page_count))
-        try:
-            self.ctx.kit.set_current(self.stage.id, page_requirement(self.fw, self.stage.id, index))
-        except Exception:  # noqa: BLE001 - remembering the page must never stop the person
-            pass
+        self.ctx.autosaver.remember_page(self.stage.id, page_requirement(self.fw, self.stage.id, index))
         self.page_changed.emit(index)
         if index + 1 < self.page_count and index + 1 not in self.pages:
             QTimer.singleShot(0, lambda i=index + 1: self._prebuild(i))

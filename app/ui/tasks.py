@@ -4,9 +4,10 @@ A :class:`Task` runs a plain function ``fn(progress, cancel)`` in a worker threa
 gets the core's usual parameters: a ``progress(done, total, label)`` callable and a
 :class:`~app.progress.CancelToken`. Results, errors and (throttled) progress come back to the GUI
 thread through queued Qt signals. While a task runs, the :class:`KitGuard` is busy: autosave
-waits, and mouse and keyboard input outside the progress dialog is ignored, so the Kit is never
-used by two threads at once. A progress dialog appears only if the work takes longer than half
-a second; its Cancel button sets the token and the core stops cleanly (see
+waits, and mouse and keyboard input is ignored (by a filter on the windows until the progress
+dialog shows, then by the dialog's modality), so the Kit is never used by two threads at once. A
+progress dialog appears only if the work takes longer than half a second; its Cancel button sets
+the token and the core stops cleanly (see
 ``docs/decisions/0007-ui-threading.md``).
 """
 
@@ -17,6 +18,7 @@ import time
 from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 from app.i18n import _
@@ -44,6 +46,10 @@ class KitGuard(QObject):
     def acquire(self) -> None:
         self._busy += 1
 
+    def reset(self) -> None:
+        """After every worker was waited for (on quit): the Kit is free whatever the count says."""
+        self._busy = 0
+
     def release(self) -> None:
         self._busy = max(0, self._busy - 1)
         if not self._busy:
@@ -58,21 +64,51 @@ _BLOCKED_EVENTS = {
 
 
 class _InputBlocker(QObject):
-    """Ignores input everywhere but in the task's progress dialog."""
+    """Ignores mouse, keyboard and drops for the app's windows while a task runs.
+
+    It filters the windows themselves (their ``QWindow``), where input arrives, not the whole
+    application: an application-wide Python filter sees every paint and layout event too, and each
+    of them then waits for the GIL while the worker runs Python code (measured: stalls of up to
+    70 ms at the start of sealing). Shortcuts and menu actions, which Qt matches before the window
+    sees the key, are disabled meanwhile and enabled again afterwards.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.allowed: QWidget | None = None
+        self._windows: list[Any] = []
+        self._disabled: list[Any] = []
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt override
-        if ev.type() not in _BLOCKED_EVENTS:
-            return False
-        allowed = self.allowed
-        if allowed is not None and isinstance(obj, QWidget) and (obj is allowed or allowed.isAncestorOf(obj)):
-            return False
-        if allowed is not None and obj is allowed.windowHandle():
-            return False
-        return True
+        return ev.type() in _BLOCKED_EVENTS
+
+    def engage(self) -> None:
+        for w in QApplication.topLevelWidgets():
+            handle = w.windowHandle()
+            if w.isVisible() and handle is not None:
+                handle.installEventFilter(self)
+                self._windows.append(handle)
+                for kind in (QShortcut, QAction):
+                    for s in w.findChildren(kind):
+                        if s.isEnabled():
+                            s.setEnabled(False)
+                            self._disabled.append(s)
+
+    def stop_filtering(self) -> None:
+        for handle in self._windows:
+            try:
+                handle.removeEventFilter(self)
+            except RuntimeError:  # the window is gone already
+                pass
+        self._windows = []
+
+    def release(self) -> None:
+        self.stop_filtering()
+        for s in self._disabled:
+            try:
+                s.setEnabled(True)
+            except RuntimeError:
+                pass
+        self._disabled = []
 
 
 class _Bridge(QObject):
@@ -142,7 +178,7 @@ class Task(QObject):
             self.guard.acquire()
         app = QApplication.instance()
         if app is not None:
-            app.installEventFilter(self._blocker)
+            self._blocker.engage()
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         self._show_timer.start(SHOW_AFTER_MS)
         self._thread = threading.Thread(target=self._run, name="kit-task", daemon=True)
@@ -155,7 +191,7 @@ class Task(QObject):
         dlg = QProgressDialog(self.label, _("Cancel") if self.cancellable else "", 0, 1000, self._parent)
         dlg.setWindowTitle(self.title)
         dlg.setAccessibleName(self.title)
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
         dlg.setMinimumDuration(0)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
@@ -163,9 +199,10 @@ class Task(QObject):
             dlg.setCancelButton(None)
         dlg.canceled.connect(self.cancel)
         self.dialog = dlg
-        self._blocker.allowed = dlg
         self._apply_progress()
         dlg.show()
+        # From now on the modal dialog keeps input away from the other windows, in Qt itself.
+        self._blocker.stop_filtering()
 
     def _on_progress(self, permille: int, label: str) -> None:
         self._permille = permille
@@ -200,7 +237,7 @@ class Task(QObject):
             self._thread.join(timeout=5)
         app = QApplication.instance()
         if app is not None:
-            app.removeEventFilter(self._blocker)
+            self._blocker.release()
             QApplication.restoreOverrideCursor()
         if self.dialog is not None:
             self.dialog.canceled.disconnect(self.cancel)

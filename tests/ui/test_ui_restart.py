@@ -61,6 +61,17 @@ def test_restart_mid_stage_restores_every_answer_and_the_page(qtbot, demo_dir, l
         view2.go_to(page)
         shown, problem = view2.current_page().requirements[req_id].rows[fid].editor.value()
         assert problem is None and shown == value, (req_id, fid, shown)
+    # and every other answer of the stage is shown as stored
+    for page_no in range(view2.page_count):
+        view2.go_to(page_no)
+        for rv in view2.current_page().requirements.values():
+            for fid, row in rv.rows.items():
+                stored = answers.get(rv.req.id, {}).get(fid)
+                shown = row.editor.value()[0]
+                if stored in (None, "", []):
+                    assert shown in (None, "", []), (rv.req.id, fid, shown)
+                else:
+                    assert shown == stored, (rv.req.id, fid, shown, stored)
 
 
 def test_autosave_writes_within_a_second_and_says_saved(qtbot, demo_dir, launched):

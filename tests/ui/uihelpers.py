@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit
 
 from app.ui.fields import (
-    CheckList,
     ChoiceEditor,
     DateEditor,
     MultiChoiceEditor,
@@ -49,11 +48,8 @@ def edit_cell(qtbot: Any, ed: TableEditor, r: int, c: int, value: Any) -> None:
     table.setFocus()
     table.setCurrentCell(r, c)
     table.editItem(table.item(r, c))
-    open_editors = [w for w in table.viewport().findChildren(QWidget)
-                    if isinstance(w, (QComboBox, QLineEdit, CheckList)) and w.parent() is table.viewport()
-                    and w.isVisible()]
-    assert len(open_editors) == 1, open_editors
-    editor = open_editors[0]
+    editor = table.itemDelegate().open_editor
+    assert editor is not None and table.viewport().isAncestorOf(editor), editor
     if isinstance(editor, QComboBox):
         editor.setCurrentIndex(editor.findData(value))
         table.commitData(editor)
@@ -97,3 +93,21 @@ def fill(qtbot: Any, editor: Any, value: Any) -> None:
                     edit_cell(qtbot, editor, r, c, row[col.id])
     else:  # pragma: no cover
         raise AssertionError(type(editor))
+
+
+def os_click(widget: Any) -> None:
+    """A click as the window system delivers it (to the window, so modality and filters apply)."""
+    from PySide6.QtTest import QTest
+
+    top = widget.window()
+    QTest.mouseClick(top.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     widget.mapTo(top, widget.rect().center()))
+
+
+def activate(qtbot: Any, window: Any) -> None:
+    """Show ``window`` and make it the active one, so keyboard focus goes where a person's would."""
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    window.raise_()
+    qtbot.waitUntil(window.isActiveWindow)

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Current screenshots of the desktop app in English, Arabic and Chinese, for docs/screenshots/.
+
+Usage: python scripts/screenshots.py [--xvfb] [--out DIR] [--langs en,ar,zh] [--scale 2]
+
+Runs headless: by default with Qt's offscreen platform, or with ``--xvfb`` under a virtual X
+server (``xvfb-run``, Qt's xcb platform). Each window is captured with ``QWidget.grab()``. A demo
+city (``sdgkit demo``) provides the data; the first-run pictures start from an empty folder.
+Files: ``firstrun-<lang>.png``, ``home-<lang>.png``, ``criterion-<lang>.png`` (a criterion page
+with evidence and a preview), ``indicators-<lang>.png``, ``seal-<lang>.png``; with ``--scale 2``
+also ``home-<lang>-200.png`` and ``criterion-<lang>-200.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SIZE = (1024, 768)
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--langs", default="en,ar,zh")
+    p.add_argument("--xvfb", action="store_true", help="run under xvfb-run with the xcb platform")
+    p.add_argument("--scale", type=float, default=0, help="also take 200%% pictures with this QT_SCALE_FACTOR")
+    p.add_argument("--only-scaled", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def pump(app, rounds: int = 8) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+
+
+def save(widget, path: Path, app) -> None:
+    pump(app)
+    pix = widget.grab()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pix.save(str(path))
+    print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, f"{pix.width()}x{pix.height()}")
+
+
+def first_run(app, data: Path, lang: str, out: Path) -> None:
+    from app.ui.app import launch
+    from app.ui.firstrun import PAGE_KEY
+
+    ctx = launch(data, lang)
+    wiz = ctx.wizard
+    wiz.resize(*SIZE)
+    wiz.next()
+    wiz.profile_page.name.setText({"ar": "مدينة أماني", "zh": "阿马尼市"}.get(lang, "Amani"))
+    wiz.profile_page.country.setText("KE")
+    wiz.next()
+    wiz.next()  # saves the profile
+    assert wiz.currentId() == PAGE_KEY, wiz.currentId()
+    kp = wiz.key_page
+    kp.passphrase.setText("river lamp cloud stone")
+    kp.confirm.setText("river lamp cloud stone")
+    save(wiz, out / f"firstrun-{lang}.png", app)
+    wiz.hide()
+    ctx.shutdown()
+
+
+def demo_pictures(app, data: Path, lang: str, out: Path, suffix: str = "") -> None:
+    from app.ui.app import launch
+
+    ctx = launch(data, lang)
+    win = ctx.window
+    win.resize(*SIZE)
+    win.show_home()
+    save(win, out / f"home-{lang}{suffix}.png", app)
+
+    view = win.open_stage("A", 0)
+    page = view.current_page()
+    rv = next(r for r in page.requirements.values() if r.evidence is not None and r.evidence.files)
+    panel = rv.evidence
+    panel.list.setCurrentItem(panel.list.topLevelItem(0))
+    pump(app)
+    top = panel.mapTo(page.widget(), panel.rect().topLeft()).y()
+    page.verticalScrollBar().setValue(top + panel.height() - page.viewport().height() + 12)
+    save(win, out / f"criterion-{lang}{suffix}.png", app)
+    if suffix:
+        win.hide()
+        ctx.shutdown()
+        return
+
+    rv = next(r for r in page.requirements.values() if r.indicators is not None)
+    pump(app)
+    sb = page.verticalScrollBar()
+    sb.setValue(rv.indicators.mapTo(page.widget(), rv.indicators.rect().topLeft()).y() - 8)
+    save(win, out / f"indicators-{lang}.png", app)
+
+    dlg = win.open_seal("B")
+    save(dlg, out / f"seal-{lang}.png", app)
+    dlg.reject()
+    win.hide()
+    ctx.shutdown()
+
+
+def seal_stage_a(data: Path) -> None:
+    """Stage A sealed and collected by the field officer, so the home screen lists a bundle."""
+    from app.bundle.keys import load_keyfile
+    from app.bundle.submit import city_keyfile, mark_status, seal_stage
+    from app.model.service import Kit
+
+    passphrase = (data / "demo" / "passphrase.txt").read_text(encoding="utf-8").strip()
+    with Kit(data) as kit:
+        result = seal_stage(kit, "A", load_keyfile(city_keyfile(kit), passphrase))
+        mark_status(kit, result.bundle_id, "collected")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from app.cli.main import main as cli
+
+    app = QApplication.instance() or QApplication([])
+    out = Path(args.out)
+    work = Path(tempfile.mkdtemp(prefix="sdgkit-shots-"))
+    try:
+        template = work / "template"
+        with open(os.devnull, "w") as sink:
+            old = sys.stdout
+            sys.stdout = sink
+            try:
+                rc = cli(["--data", str(template), "demo"])
+            finally:
+                sys.stdout = old
+        if rc != 0:
+            print("could not make the demo city", file=sys.stderr)
+            return 1
+        seal_stage_a(template)
+        for lang in [x.strip() for x in args.langs.split(",") if x.strip()]:
+            data = work / f"demo-{lang}"
+            shutil.copytree(template, data, ignore=shutil.ignore_patterns("kit.lock"))
+            if args.only_scaled:
+                demo_pictures(app, data, lang, out, suffix="-200")
+                continue
+            first_run(app, work / f"empty-{lang}", lang, out)
+            demo_pictures(app, data, lang, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def main() -> int:
+    args = parse()
+    if args.xvfb and os.environ.get("QT_QPA_PLATFORM") != "xcb":
+        env = dict(os.environ, QT_QPA_PLATFORM="xcb")
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 2200x1700x24", sys.executable, __file__,
+               "--out", args.out, "--langs", args.langs, "--xvfb"]
+        if args.scale:
+            cmd += ["--scale", str(args.scale)]
+        return subprocess.call(cmd, env=env)
+    if args.scale and not args.only_scaled:
+        rc = run(args)
+        env = dict(os.environ, QT_SCALE_FACTOR=str(args.scale))
+        cmd = [sys.executable, __file__, "--out", args.out, "--langs", args.langs.split(",")[0], "--only-scaled"]
+        return rc or subprocess.call(cmd, env=env)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
