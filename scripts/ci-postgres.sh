@@ -22,7 +22,7 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
 fi
 BIN="$(pg_bin)"
 DIR="${SDGKIT_PG_DIR:-$(mktemp -d /tmp/sdgkit-pg.XXXXXX)}"
-PORT="${SDGKIT_PG_PORT:-55432}"
+PORT="${SDGKIT_PG_PORT:-$((40000 + $$ % 20000))}"
 mkdir -p "$DIR"
 chmod 755 "$DIR"
 

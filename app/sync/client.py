@@ -382,6 +382,8 @@ class PlatformClient:
                     offset = self._head(url)
                     if pending_cut is not None:
                         pending_cut.offset_after = offset
+                        if offset > pending_cut.offset_before:
+                            failures = 0  # the server kept part of the cut chunk: that is progress
                         pending_cut = None
                     save(url, offset)
                 if offset >= size:

@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import secrets
+import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,6 +155,11 @@ def collect(officer_data: Path | str, stick_path: Path | str, *, kit: Any = None
                 report.city("?")["refused"].append({"path": str(path), "error": N_("Not a readable bundle.")})
                 continue
             have = ob.get(bundle_id)
+            if have is not None and have.sums_sha256 == sums and have.state == "damaged":
+                shutil.rmtree(ob.abs(have.path), ignore_errors=True)  # collect it again from the stick
+                with ob.session() as s:
+                    s.delete(s.get(type(have), bundle_id))
+                have = None
             if have is not None and have.sums_sha256 == sums:
                 report.city(city_id, have.city_name)["skipped"].append(
                     {"bundle_id": bundle_id, "stage": have.stage, "revision": have.revision})
@@ -203,8 +209,6 @@ def _copy_bundle(ob: Outbox, src: Path, size: int, cancel: CancelToken | None) -
         for p in tmp.rglob("*"):
             if p.is_file():
                 with open(p, "rb+") as fh:
-                    import os
-
                     os.fsync(fh.fileno())
         bmod.verify_folder(tmp, cancel=cancel)  # read back what was written
         replace_with_retry(tmp, dest)
@@ -238,8 +242,6 @@ class SyncReport:
 
 def platform_url(data_dir: Path | str, given: str | None = None) -> str:
     """The platform's address: given now (and remembered), else the remembered one, else SDGKIT_PLATFORM_URL."""
-    import os
-
     with Outbox(data_dir) as ob:
         if given:
             ob.set_setting(URL_SETTING, given.rstrip("/"))
