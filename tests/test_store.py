@@ -108,3 +108,13 @@ def test_migrations_build_exactly_the_models_schema(tmp_path):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_fast_revision_reading_agrees_with_alembic():
+    from alembic.script import ScriptDirectory
+
+    from app.model.db import _alembic_config, head_revision, known_revisions
+
+    script = ScriptDirectory.from_config(_alembic_config(Path("unused.db")))
+    assert head_revision() == script.get_current_head()
+    assert known_revisions() == {r.revision for r in script.walk_revisions()}

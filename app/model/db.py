@@ -9,6 +9,7 @@ close and by "prepare for removal", so the ``-wal`` file never has to travel sep
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -42,17 +43,33 @@ def _alembic_config(db_path: Path):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+_REVISION_LINE = re.compile(r'^(revision|down_revision)\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|None)\s*$', re.M)
 
-    return ScriptDirectory.from_config(_alembic_config(Path("unused.db"))).get_current_head()  # type: ignore[return-value]
+
+def _revision_graph() -> dict[str, str | None]:
+    """``revision -> down_revision`` read from the migration files' headers, without importing
+    Alembic (about 0.15 s saved on every start when the store is already current). The test suite
+    checks that this agrees with Alembic's own view."""
+    graph: dict[str, str | None] = {}
+    for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found = {m.group(1): (m.group(2) or m.group(3)) for m in _REVISION_LINE.finditer(p.read_text("utf-8"))}
+        if "revision" in found:
+            graph[found["revision"]] = found.get("down_revision")  # type: ignore[assignment]
+    return graph
+
+
+def head_revision() -> str:
+    graph = _revision_graph()
+    heads = set(graph) - {d for d in graph.values() if d}
+    if len(heads) != 1:  # a branched history: let Alembic decide (and complain)
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(Path("unused.db"))).get_current_head()  # type: ignore[return-value]
+    return heads.pop()
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(_alembic_config(Path("unused.db")))
-    return {rev.revision for rev in script.walk_revisions()}
+    return set(_revision_graph())
 
 
 def _raw_connect(path: Path) -> sqlite3.Connection:
