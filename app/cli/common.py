@@ -44,3 +44,19 @@ class TerminalProgress:
             if done >= total:
                 sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def unlock_keyfile(args: Any, path: Path) -> Any:
+    """The key set in ``path``, unlocked with the passphrase from ``--passphrase-file``, the
+    ``SDGKIT_PASSPHRASE`` variable or the terminal."""
+    from app.bundle.keys import load_keyfile, read_keyfile_info
+    from app.cli.keys_cmd import ENV_PASSPHRASE, read_passphrase
+    from app.errors import NotFoundError
+    from app.i18n import N_
+
+    if not path.is_file():
+        raise NotFoundError(N_("There is no key file at {path}. Create one with 'sdgkit keys create'."), path=str(path))
+    info = read_keyfile_info(path)
+    passphrase = read_passphrase(getattr(args, "passphrase_file", None), ENV_PASSPHRASE, confirm=False,
+                                 prompt=N_("Passphrase for {name}:"), name=info.name)
+    return load_keyfile(path, passphrase)

@@ -81,15 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _keyset(args: Any, path: Path) -> Any:
-    from app.bundle.keys import load_keyfile, read_keyfile_info
-    from app.cli.keys_cmd import ENV_PASSPHRASE, read_passphrase
+    from app.cli.common import unlock_keyfile
 
-    if not path.is_file():
-        raise NotFoundError(N_("There is no key file at {path}. Create one with 'sdgkit keys create'."), path=str(path))
-    info = read_keyfile_info(path)
-    passphrase = read_passphrase(getattr(args, "passphrase_file", None), ENV_PASSPHRASE, confirm=False,
-                                 prompt=N_("Passphrase for {name}:"), name=info.name)
-    return load_keyfile(path, passphrase)
+    return unlock_keyfile(args, path)
 
 
 # -- platform ------------------------------------------------------------------------------------

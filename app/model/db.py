@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -70,6 +70,23 @@ def head_revision() -> str:
 
 def known_revisions() -> set[str]:
     return set(_revision_graph())
+
+
+@contextmanager
+def unit_of_work(make: "sessionmaker[Session]", lock: Any = None) -> Iterator[Session]:
+    """One session under ``lock`` (the single writer): committed on success, rolled back on any
+    error, always closed. Every SQLAlchemy store of the kit (the city's, the outbox, the
+    platform's) goes through this."""
+    with lock if lock is not None else nullcontext():
+        s = make()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
 
 
 def _raw_connect(path: Path) -> sqlite3.Connection:
@@ -258,16 +275,8 @@ class Store:
         """A unit of work: committed on success (durably: WAL + synchronous=FULL), rolled back on error."""
         if self._sessionmaker is None:
             raise StoreError(N_("The store is not open."))
-        with self.write_lock:
-            s = self._sessionmaker()
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
-            finally:
-                s.close()
+        with unit_of_work(self._sessionmaker, self.write_lock) as s:
+            yield s
 
     def checkpoint(self) -> None:
         if self.engine is None:

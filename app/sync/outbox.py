@@ -25,6 +25,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, create_engine, event, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from app.model.db import unit_of_work
 from app.model.lock import DataLock
 
 STATES = ("queued", "sending", "received", "conflict", "refused", "damaged")
@@ -160,16 +161,8 @@ class Outbox:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._write:
-            s = self._sessions()
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
-            finally:
-                s.close()
+        with unit_of_work(self._sessions, self._write) as s:
+            yield s
 
     # -- paths stored relative to the data folder, so a stick with another drive letter still works
     def rel(self, path: Path) -> str:

@@ -45,6 +45,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.model.db import unit_of_work
 from app.bundle import bundle as bmod
 from app.bundle import trust as trustmod
 from app.bundle.minisign import PublicKey, SigningKey
@@ -288,16 +289,8 @@ class Platform:
     # -- plumbing --------------------------------------------------------------------------------
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
-        with (self._write_lock if write else nullcontext()):
-            s = self._sessions()
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
-            finally:
-                s.close()
+        with unit_of_work(self._sessions, self._write_lock if write else None) as s:
+            yield s
 
     def close(self) -> None:
         self.engine.dispose()
