@@ -369,9 +369,9 @@ def _invalid(what: str, detail: str) -> TrustError:
     return TrustError(N_("{file} is signed but not valid: {detail}."), file=what, detail=detail)
 
 
-def verify_document(data: bytes, sig_text: str | None, signer: PublicKey, filename: str, *,
-                    what: str) -> dict[str, Any]:
-    """Check ``data`` against its signature by ``signer``, then parse it as a ``filename`` document."""
+def verify_signed(kind: str, data: bytes, sig_text: str | None, signer: PublicKey, *, what: str) -> dict[str, Any]:
+    """Check ``data`` against its signature by ``signer``, then parse it as a document of ``kind``
+    (its ``format`` field and the signature's trusted comment must both say so)."""
     if sig_text is None:
         raise TrustError(N_("{file} is not signed: {signature} is missing. Ask the secretariat for the complete "
                             "trust files."), file=what, signature=what + SIG_SUFFIX)
@@ -389,12 +389,18 @@ def verify_document(data: bytes, sig_text: str | None, signer: PublicKey, filena
         doc = loads_strict(data, what=what)
     except ValidationError as exc:
         raise _invalid(what, exc.message("en")) from exc
-    if doc.get("format") != KINDS[filename] or not comment.startswith(f"sdgkit-trust type={KINDS[filename]} "):
-        raise TrustError(N_("{file} is not a {kind} file."), file=what, kind=KINDS[filename])
+    if doc.get("format") != kind or not comment.startswith(f"sdgkit-trust type={kind} "):
+        raise TrustError(N_("{file} is not a {kind} file."), file=what, kind=kind)
     if doc.get("format_version") != FORMAT_VERSION:
         raise TrustError(N_("{file} was made by a newer version of the kit (format {version})."), file=what,
                          version=doc.get("format_version"))
     return doc
+
+
+def verify_document(data: bytes, sig_text: str | None, signer: PublicKey, filename: str, *,
+                    what: str) -> dict[str, Any]:
+    """Check ``data`` against its signature by ``signer``, then parse it as a ``filename`` document."""
+    return verify_signed(KINDS[filename], data, sig_text, signer, what=what)
 
 
 def _field(doc: dict[str, Any], name: str, kind: type, what: str) -> Any:

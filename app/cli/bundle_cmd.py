@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import TerminalProgress, data_dir, open_kit, print_json
-from app.errors import KitError, NotFoundError
+from app.errors import KitError
 from app.i18n import N_, _
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import TerminalProgress, data_dir, print_json
-from app.errors import NotFoundError, UserInputError
+from app.errors import UserInputError
 from app.i18n import N_, _
 
 

@@ -21,7 +21,7 @@ from app.bundle.bundle import SealRequest, SealResult, SourceFile, seal
 from app.bundle.keys import KeySet, Role
 from app.bundle.minisign import PublicKey
 from app.bundle.strict_json import document_bytes
-from app.bundle.submit import TrustedBundle, installed_trust, open_trusted, verify_trusted
+from app.bundle.submit import TrustedBundle, open_trusted, verify_trusted
 from app.bundle.utctime import format_utc, now_utc
 from app.errors import BundleError, NotFoundError, TrustError, UserInputError, ValidationError
 from app.fsutil import atomic_write_bytes

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from app.bundle.minisign import BadSignatureError, PublicKey, SigningKey, WrongKeyError
+from app.bundle.minisign import BadSignatureError, PublicKey, SigningKey
 from app.bundle.strict_json import document_bytes, loads_strict
 from app.bundle.utctime import format_utc, now_utc, parse_utc
 from app.errors import CryptoError, IntegrityError, KitError, TrustError, ValidationError
@@ -175,29 +175,9 @@ def sign_document(kind: str, doc: dict[str, Any], key: SigningKey) -> tuple[byte
 
 
 def verify_document(kind: str, data: bytes, sig_text: str | None, signer: PublicKey, *, what: str) -> dict[str, Any]:
-    if sig_text is None:
-        raise TrustError(N_("{file} is not signed: {signature} is missing. Ask the secretariat for the complete "
-                            "trust files."), file=what, signature=what + SIG_SUFFIX)
-    try:
-        comment = signer.verify_bytes(data, sig_text)
-    except WrongKeyError as exc:
-        raise TrustError(N_("{file} was signed by a key this kit does not trust for it (key {found}; expected "
-                            "{expected})."), file=what, found=exc.params.get("found"),
-                         expected=signer.key_id_hex) from exc
-    except BadSignatureError as exc:
-        raise TrustError(N_("{file} was altered after it was signed."), file=what) from exc
-    except CryptoError as exc:
-        raise TrustError(N_("The signature {signature} is damaged."), signature=what + SIG_SUFFIX) from exc
-    try:
-        doc = loads_strict(data, what=what)
-    except ValidationError as exc:
-        raise TrustError(N_("{file} is signed but not valid: {detail}."), file=what, detail=exc.message("en")) from exc
-    if doc.get("format") != kind or not comment.startswith(f"sdgkit-trust type={kind} "):
-        raise TrustError(N_("{file} is not a {kind} file."), file=what, kind=kind)
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise TrustError(N_("{file} was made by a newer version of the kit (format {version})."), file=what,
-                         version=doc.get("format_version"))
-    return doc
+    from app.bundle.trust import verify_signed
+
+    return verify_signed(kind, data, sig_text, signer, what=what)
 
 
 def _time_field(doc: Mapping[str, Any], name: str, what: str) -> datetime:
