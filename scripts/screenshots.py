@@ -7,8 +7,11 @@ Runs headless: by default with Qt's offscreen platform, or with ``--xvfb`` under
 server (``xvfb-run``, Qt's xcb platform). Each window is captured with ``QWidget.grab()``. A demo
 city (``sdgkit demo``) provides the data; the first-run pictures start from an empty folder.
 Files: ``firstrun-<lang>.png``, ``home-<lang>.png``, ``criterion-<lang>.png`` (a criterion page
-with evidence and a preview), ``indicators-<lang>.png``, ``seal-<lang>.png``; with ``--scale 2``
-also ``home-<lang>-200.png`` and ``criterion-<lang>-200.png``.
+with evidence and a preview), ``indicators-<lang>.png``, ``seal-<lang>.png``, the technical
+panel's review of a stage-B bundle (``panel-review-<lang>.png``: answers, evidence, indicators and
+the verdict box; ``panel-changes-<lang>.png``: revision 2 with its changes) and the field officer's
+outbox (``officer-<lang>.png``); with ``--scale 2`` also ``home-<lang>-200.png`` and
+``criterion-<lang>-200.png``.
 """
 
 from __future__ import annotations
@@ -118,6 +121,89 @@ def seal_stage_a(data: Path) -> None:
         mark_status(kit, result.bundle_id, "collected")
 
 
+def review_world(template: Path, work: Path) -> dict:
+    """A panel workspace with stage B revisions 1 and 2 of the demo city imported and a few verdicts,
+    and an officer's outbox that collected the demo city's stick."""
+    from app.bundle.demo_trust import DEMO_PASSPHRASE
+    from app.bundle.keys import load_keyfile
+    from app.bundle.submit import city_keyfile, seal_stage
+    from app.bundle.trust import RootPolicy, import_trust_pack
+    from app.cli.main import main as cli
+    from app.model.service import Kit
+    from app.review.workspace import PanelWorkspace
+    from app.sync.officer import collect
+
+    city = work / "review-city"
+    shutil.copytree(template, city, ignore=shutil.ignore_patterns("kit.lock"))
+    passphrase = (city / "demo" / "passphrase.txt").read_text(encoding="utf-8").strip()
+    with Kit(city) as kit:
+        key = load_keyfile(city_keyfile(kit), passphrase)
+        r1 = seal_stage(kit, "B", key, work / "stick")
+        kit.set_answer("B", "B.c.2", "hrba", "Human rights framed every ward forum; the minutes show how each "
+                                             "group's points were answered in the revised plan.")
+        r2 = seal_stage(kit, "B", key, work / "stick")
+    panel = work / "panel"
+    with open(os.devnull, "w") as sink:
+        old, sys.stdout = sys.stdout, sink
+        try:
+            cli(["--data", str(panel), "keys", "trust-import", str(city / "demo" / "trust-pack"), "--demo"])
+        finally:
+            sys.stdout = old
+    member = load_keyfile(city / "demo" / "panel" / "reviewer-1.key", DEMO_PASSPHRASE)
+    with PanelWorkspace(panel) as ws:
+        ws.import_bundle(r1.path, member)
+        ws.import_bundle(r2.path, member)
+        for bid in (r1.bundle_id, r2.bundle_id):
+            ws.set_verdict(bid, "B.a.1", "met", "", member=member)
+            ws.set_verdict(bid, "B.a.1", "needs_information", "Add the 2024 ward survey for Kisima and Mji Mpya.",
+                           panel=True)
+            ws.set_verdict(bid, "B.a.2", "met", "Sources are named and dated.", panel=True)
+    officer = work / "officer"
+    import_trust_pack(city / "demo" / "trust-pack", officer, RootPolicy.installed(demo=True))
+    collect(officer, template)
+    collect(officer, work / "stick")
+    return {"panel": panel, "member": member, "r1": r1.bundle_id, "r2": r2.bundle_id, "officer": officer}
+
+
+def panel_pictures(app, world: dict, lang: str, out: Path) -> None:
+    from app.ui.panel import launch_panel
+
+    ctx = launch_panel(world["panel"], lang)
+    ctx.member = world["member"]
+    win = ctx.window
+    win.resize(*SIZE)
+    view = win.open_review(world["r1"])
+    rv = view.requirement("B.a.1")
+    pump(app)
+    page = view.current_page()
+    box = rv.verdict_box
+    box.show_entry(ctx.ws.verdicts(world["r1"]).get("B.a.1"), fill=True)
+    page.verticalScrollBar().setValue(box.mapTo(page.widget(), box.rect().topLeft()).y() -
+                                      page.viewport().height() + box.height() + 12)
+    save(win, out / f"panel-review-{lang}.png", app)
+    view = win.open_review(world["r2"])
+    pump(app)
+    rv = view.current_page().requirements["B.c.2"]
+    page = view.current_page()
+    page.verticalScrollBar().setValue(rv.mapTo(page.widget(), rv.rect().topLeft()).y() - 8)
+    save(win, out / f"panel-changes-{lang}.png", app)
+    win.hide()
+    ctx.shutdown()
+
+
+def officer_pictures(app, world: dict, lang: str, out: Path) -> None:
+    from app.ui.officer import launch_officer
+
+    ctx = launch_officer(world["officer"], lang)
+    win = ctx.window
+    win.resize(*SIZE)
+    win.url.clear()
+    win.sync_btn.click()  # no address saved yet: the screen says what to do
+    save(win, out / f"officer-{lang}.png", app)
+    win.hide()
+    ctx.shutdown()
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -140,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
             print("could not make the demo city", file=sys.stderr)
             return 1
         seal_stage_a(template)
+        world = None if args.only_scaled else review_world(template, work)
         for lang in [x.strip() for x in args.langs.split(",") if x.strip()]:
             data = work / f"demo-{lang}"
             shutil.copytree(template, data, ignore=shutil.ignore_patterns("kit.lock"))
@@ -148,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             first_run(app, work / f"empty-{lang}", lang, out)
             demo_pictures(app, data, lang, out)
+            panel_pictures(app, world, lang, out)
+            officer_pictures(app, world, lang, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

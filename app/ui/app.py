@@ -29,6 +29,7 @@ class Events(QObject):
     evidence = Signal()
     indicators = Signal()
     bundles = Signal()
+    feedback = Signal()  # the panel's review results were imported
 
 
 class KitApp(QObject):
@@ -49,6 +50,8 @@ class KitApp(QObject):
         self._values: dict[str, list[dict[str, Any]]] | None = None
         self._evidence: dict[str, dict[str, list[Any]]] = {}
         self.closed = False
+        self.kit_check: Any = None  # app.stick.check_this_kit()'s answer, once a session (first run)
+        self.successor: Any = None  # the panel's or officer's app when the first run chose that mode
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> "KitApp":
@@ -78,6 +81,8 @@ class KitApp(QObject):
     def shutdown(self) -> None:
         """Write everything pending and close the Kit (once)."""
         if self.closed:
+            if self.successor is not None:
+                self.successor.shutdown()
             return
         self.closed = True
         for t in list(Task.running_tasks):
@@ -112,6 +117,32 @@ class KitApp(QObject):
             old.deleteLater()
         self.wizard.show()
         return self.wizard
+
+    def switch_mode(self, mode: str) -> Any:
+        """The first run's "I am a technical panel member / field officer": this data folder becomes a
+        panel workspace or an officer's outbox from now on, and that mode's window replaces the wizard."""
+        from app.ui.main import remember_mode
+
+        wiz, self.wizard = self.wizard, None
+        if wiz is not None:
+            wiz.finished.disconnect(self._first_run_finished)
+            wiz.hide()
+            wiz.deleteLater()
+        self.shutdown()
+        remember_mode(self.data_dir, mode)
+        if mode == "panel":
+            from app.ui.panel import PanelApp
+
+            other: Any = PanelApp(self.data_dir, self.qapp).open()
+        else:
+            from app.ui.officer import OfficerApp
+
+            other = OfficerApp(self.data_dir, self.qapp).open()
+        from app.i18n import current_language
+
+        other.start(current_language())
+        self.successor = other
+        return other
 
     def restart_first_run(self) -> None:
         if self.window is not None:

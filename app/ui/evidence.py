@@ -61,6 +61,69 @@ def pdf_page_count(path: Path) -> int | None:
     return pages or None
 
 
+TEXT_TYPES = ("text/plain", "text/csv", "text/markdown", "application/json", "text/tab-separated-values")
+TEXT_PREVIEW_BYTES = 1200
+
+
+def show_file_preview(label: QLabel, path: Path, mime: str, size: int) -> None:
+    """Show a file in a preview label: a scaled picture, the start of a text file, or a card with
+    the file's kind (a PDF with its page count when it can be read cheaply)."""
+    label.setPixmap(QPixmap())
+    label.setText("")
+    label.setToolTip("")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    side = min(label.width(), label.height()) if label.width() > 20 else PREVIEW_PX
+    if mime in IMAGE_TYPES:
+        reader = QImageReader(str(path))
+        reader.setAutoTransform(True)
+        sz = reader.size()
+        if sz.isValid():
+            reader.setScaledSize(sz.scaled(QSize(side - 8, side - 8), Qt.AspectRatioMode.KeepAspectRatio))
+        img = reader.read()
+        if not img.isNull():
+            label.setPixmap(QPixmap.fromImage(img))
+            return
+    if mime in TEXT_TYPES or mime.startswith("text/"):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(TEXT_PREVIEW_BYTES)
+        except OSError:
+            head = b""
+        if head:
+            text = head.decode("utf-8", "replace")
+            if size > len(head):
+                text += "\n…"
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            label.setText(text)
+            label.setToolTip(mime)
+            return
+    if mime == "application/pdf":
+        pages = pdf_page_count(path)
+        text = (_("PDF document, 1 page") if pages == 1 else _("PDF document, {pages} pages", pages=pages)
+                if pages else _("PDF document"))
+    else:
+        text = mime
+    label.setPixmap(file_card(label, text, fmt_size(size)))
+    label.setToolTip(text)
+
+
+def file_card(widget: QWidget, *lines: str) -> QPixmap:
+    """A file icon with a few lines under it, for files that have no picture preview."""
+    px = QPixmap(PREVIEW_PX - 8, PREVIEW_PX - 8)
+    px.fill(Qt.GlobalColor.transparent)
+    p = QPainter(px)
+    icon = widget.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+    side = 48
+    p.drawPixmap((px.width() - side) // 2, 12, icon.pixmap(side, side))
+    p.setPen(widget.palette().color(widget.foregroundRole()))
+    p.setFont(widget.font())
+    p.drawText(QRect(4, 12 + side + 8, px.width() - 8, px.height() - side - 24),
+               int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
+               "\n".join(lines))
+    p.end()
+    return px
+
+
 class EvidenceList(QTreeWidget):
     """The attached files; accepts files dragged onto it."""
 
@@ -235,41 +298,10 @@ class EvidencePanel(QWidget):
         if e is None:
             self.preview.setText(_("Select a file to see it here."))
             return
-        if e.mime in IMAGE_TYPES:
-            reader = QImageReader(str(e.path))
-            reader.setAutoTransform(True)
-            size = reader.size()
-            if size.isValid():
-                reader.setScaledSize(size.scaled(QSize(PREVIEW_PX - 8, PREVIEW_PX - 8),
-                                                 Qt.AspectRatioMode.KeepAspectRatio))
-            img = reader.read()
-            if not img.isNull():
-                self.preview.setPixmap(QPixmap.fromImage(img))
-                return
-        if e.mime == "application/pdf":
-            pages = pdf_page_count(Path(e.path))
-            text = (_("PDF document, 1 page") if pages == 1 else _("PDF document, {pages} pages", pages=pages)
-                    if pages else _("PDF document"))
-        else:
-            text = e.mime
-        self.preview.setPixmap(self._file_card(text, fmt_size(e.size)))
-        self.preview.setToolTip(text)
+        show_file_preview(self.preview, Path(e.path), e.mime, e.size)
 
     def _file_card(self, *lines: str) -> QPixmap:
-        """A file icon with a few lines under it, for files that have no picture preview."""
-        px = QPixmap(PREVIEW_PX - 8, PREVIEW_PX - 8)
-        px.fill(Qt.GlobalColor.transparent)
-        p = QPainter(px)
-        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
-        side = 48
-        p.drawPixmap((px.width() - side) // 2, 12, icon.pixmap(side, side))
-        p.setPen(self.palette().color(self.foregroundRole()))
-        p.setFont(self.font())
-        p.drawText(QRect(4, 12 + side + 8, px.width() - 8, px.height() - side - 24),
-                   int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
-                   "\n".join(lines))
-        p.end()
-        return px
+        return file_card(self, *lines)
 
     # -- actions ---------------------------------------------------------------------------
     def show_message(self, text: str) -> None:

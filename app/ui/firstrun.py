@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -162,6 +162,69 @@ class LanguagePage(QWizardPage):
                 self.list.setCurrentItem(it)
         self.list.currentItemChanged.connect(self._chosen)
         lay.addWidget(self.list)
+        # who uses this kit: a city (the wizard goes on), or a panel member / field officer (their own screen)
+        lay.addWidget(heading(_("Who uses this kit?"), 1.0))
+        self.role_city = QRadioButton(_("A city preparing its submission"))
+        self.role_panel = QRadioButton(_("I am a technical panel member (review submitted bundles)"))
+        self.role_officer = QRadioButton(_("I am a field officer (carry bundles between cities and the platform)"))
+        self.role_group = QButtonGroup(self)
+        for b in (self.role_city, self.role_panel, self.role_officer):
+            self.role_group.addButton(b)
+            lay.addWidget(b)
+        self.role_city.setChecked(True)
+        # is this copy of the kit genuine? (checked in a worker: it reads every program file)
+        self.kit_check = wrapped("")
+        self.kit_check.setAccessibleName(_("Check of this kit"))
+        self.kit_check.setVisible(False)
+        lay.addWidget(self.kit_check)
+        self.check_task: Any = None
+        if getattr(ctx, "kit_check", None) is not None:  # checked once a session (a language switch rebuilds)
+            self.show_kit_check(ctx.kit_check)
+        else:
+            self.start_kit_check()
+
+    def show_kit_check(self, check: Any) -> None:
+        self.ctx.kit_check = check
+        if check.status == "not_on_stick":
+            self.kit_check.setVisible(False)
+            return
+        self.kit_check.setText(check.message)
+        tint(self.kit_check, None if check.status == "genuine" else ERROR if check.status == "altered" else WARN)
+        self.kit_check.setVisible(True)
+
+    def start_kit_check(self) -> Any:
+        def work(progress: Any, cancel: Any) -> Any:
+            from app.stick import check_this_kit
+
+            return check_this_kit(progress, cancel)
+
+        def done(check: Any) -> None:
+            try:
+                self.show_kit_check(check)
+            except RuntimeError:  # the page was rebuilt meanwhile (language switch)
+                self.ctx.kit_check = check
+
+        def failed(_exc: BaseException) -> None:
+            try:
+                self.kit_check.setVisible(False)
+            except RuntimeError:
+                pass
+
+        # the kit is not touched: setup goes on while the stick is read (no input blocked for long)
+        self.check_task = self.ctx.run_task(work, title=_("Checking this kit"), label=_("Checking the program files "
+                                            "of this kit…"), parent=None, uses_kit=False, on_done=done,
+                                            on_error=failed)
+        return self.check_task
+
+    def chosen_mode(self) -> str:
+        return "panel" if self.role_panel.isChecked() else "officer" if self.role_officer.isChecked() else "city"
+
+    def validatePage(self) -> bool:  # noqa: N802
+        mode = self.chosen_mode()
+        if mode == "city":
+            return True
+        self.ctx.switch_mode(mode)
+        return False
 
     def _chosen(self, it: QListWidgetItem | None, _prev: Any = None) -> None:
         if it is not None and it.data(Qt.ItemDataRole.UserRole) != current_language():
@@ -606,4 +669,36 @@ class FirstRunWizard(QWizard):
                                     self.trust_page, self.tour_page)):
             self.setPage(pid, page)
         self.setStartId(start)
+        self.currentIdChanged.connect(lambda _i: QTimer.singleShot(0, self.align_header))
         self.resize(760, 600)
+
+    def header_labels(self) -> list[QLabel]:
+        """The page title and subtitle that QWizard draws above the page (title first)."""
+        pages = [self.page(i) for i in self.pageIds()]
+        labels = [lb for lb in self.findChildren(QLabel)
+                  if not any(p is not None and p.isAncestorOf(lb) for p in pages) and lb.text()]
+        return sorted(labels, key=lambda lb: lb.geometry().y())
+
+    def align_header(self) -> None:
+        """Title and subtitle start where the page's text starts, whatever script they are in: QWizard
+        aligns them by their own text's direction, so an English or Latin title stayed on the left of
+        a mirrored Arabic page. Both end at the same edge too (the title's box is wider)."""
+        labels = self.header_labels()
+        for lb in labels:
+            vertical = lb.alignment() & Qt.AlignmentFlag.AlignVertical_Mask
+            lead(lb)
+            lb.setAlignment((lb.alignment() & ~Qt.AlignmentFlag.AlignVertical_Mask) | vertical)
+        if len(labels) >= 2:
+            title, sub = labels[0], labels[1]
+            if self.isRightToLeft():
+                title.setContentsMargins(0, 0, max(0, title.geometry().right() - sub.geometry().right()), 0)
+            else:
+                title.setContentsMargins(max(0, sub.geometry().left() - title.geometry().left()), 0, 0, 0)
+
+    def showEvent(self, ev: Any) -> None:  # noqa: N802
+        super().showEvent(ev)
+        QTimer.singleShot(0, self.align_header)
+
+    def resizeEvent(self, ev: Any) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        QTimer.singleShot(0, self.align_header)

@@ -38,7 +38,9 @@ from app.ui.stage import heading, wrapped
 
 
 class StageCard(QFrame):
-    def __init__(self, fw: Any, stage: Any, status: Any, target: bool, on_open: Any, on_seal: Any) -> None:
+    def __init__(self, fw: Any, stage: Any, status: Any, target: bool, on_open: Any, on_seal: Any,
+                 feedback: dict[str, dict[str, Any]] | None = None, on_report: Any = None,
+                 has_report: bool = False) -> None:
         super().__init__()
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.stage_id = stage.id
@@ -56,6 +58,19 @@ class StageCard(QFrame):
         lay.addWidget(self.bar)
         self.state = lead(QLabel(_(STAGE_STATE_TEXT[status.state])))
         lay.addWidget(self.state)
+        self.feedback_label: QLabel | None = None
+        if feedback:
+            counts = {k: 0 for k in ("met", "not_met", "needs_information")}
+            for v in feedback.values():
+                if v.get("verdict") in counts:
+                    counts[v["verdict"]] += 1
+            revision = max(v.get("revision") or 0 for v in feedback.values())
+            self.feedback_label = wrapped(_("Panel, revision {revision}: {met} met, {not_met} not met, {needs} need "
+                                            "more information.", revision=revision, met=counts["met"],
+                                            not_met=counts["not_met"], needs=counts["needs_information"]),
+                                          WARN if counts["not_met"] or counts["needs_information"] else None)
+            self.feedback_label.setAccessibleName(_("The panel's feedback on stage {stage}", stage=stage.id))
+            lay.addWidget(self.feedback_label)
         lay.addStretch(1)
         self.open_btn = QPushButton(_("Continue") if status.state == "partial" else
                                     _("Review") if status.complete else _("Start"))
@@ -66,6 +81,12 @@ class StageCard(QFrame):
         self.seal_btn.setAccessibleName(_("Seal stage {stage}", stage=stage.id))
         self.seal_btn.clicked.connect(lambda: on_seal(stage.id))
         lay.addWidget(self.seal_btn)
+        self.report_btn: QPushButton | None = None
+        if has_report and on_report is not None:
+            self.report_btn = QPushButton(_("Open the panel's report"))
+            self.report_btn.setAccessibleName(_("Open the panel's report on stage {stage}", stage=stage.id))
+            self.report_btn.clicked.connect(lambda: on_report(stage.id))
+            lay.addWidget(self.report_btn)
 
 
 class HomeView(QScrollArea):
@@ -73,6 +94,8 @@ class HomeView(QScrollArea):
     seal_stage = Signal(str)
     import_trust = Signal()
     setup_requested = Signal()
+    import_results = Signal()
+    open_report = Signal(str)
 
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,9 +160,13 @@ class HomeView(QScrollArea):
         grid = QGridLayout()
         target_stage = stage_for_level(fw, prof.target_level)
         self.cards: dict[str, StageCard] = {}
+        from app.review.feedback import feedback_for
+        from app.ui.feedback import report_for
+
         for i, st in enumerate(fw.stages):
             card = StageCard(fw, st, statuses[st.id], st.id == target_stage, self.open_stage.emit,
-                             self.seal_stage.emit)
+                             self.seal_stage.emit, feedback=feedback_for(kit, st.id),
+                             on_report=self.open_report.emit, has_report=report_for(kit, st.id) is not None)
             self.cards[st.id] = card
             grid.addWidget(card, 0, i)
         self.lay.addLayout(grid)
@@ -173,7 +200,14 @@ class HomeView(QScrollArea):
                                          "criterion b)."), HINT))
 
         # sealed bundles
-        self.lay.addWidget(heading(_("Sealed bundles"), 1.2))
+        row = QHBoxLayout()
+        row.addWidget(heading(_("Sealed bundles"), 1.2), 1)
+        self.results_btn = QPushButton(_("Import review results…"))
+        self.results_btn.setAccessibleName(_("Import the technical panel's review results"))
+        self.results_btn.clicked.connect(self.import_results.emit)
+        self.results_btn.setVisible(self.expects_results())
+        row.addWidget(self.results_btn)
+        self.lay.addLayout(row)
         if bundles:
             t = QTableWidget(len(bundles), 5)
             t.setHorizontalHeaderLabels([_("Stage"), _("Revision"), _("Sealed on"), _("Status"), _("Size")])
@@ -194,8 +228,13 @@ class HomeView(QScrollArea):
             self.lay.addWidget(wrapped(_("Nothing sealed yet."), HINT))
         self.lay.addStretch(1)
 
-    @staticmethod
-    def _action_text(step: Step) -> str:
+    def expects_results(self) -> bool:
+        """A bundle left the city (collected, received, in review, feedback): results may come back."""
+        return any(b["status"] != "sealed" for b in self.bundles)
+
+    def _action_text(self, step: Step) -> str:
+        if step.action == "wait":
+            return _("Import review results…") if self.expects_results() else ""
         return {"setup": _("Finish setting up"), "trust": _("Import the trust pack…"),
                 "open_stage": _("Open stage {stage}", stage=step.stage), "seal": _("Seal stage {stage}…", stage=step.stage),
                 }.get(step.action, "")
@@ -212,6 +251,8 @@ class HomeView(QScrollArea):
             self.import_trust.emit()
         elif step.action == "setup":
             self.setup_requested.emit()
+        elif step.action == "wait" and self.expects_results():
+            self.import_results.emit()
 
     def view_state(self) -> dict[str, Any]:
         return {"view": "home"}

@@ -160,6 +160,12 @@ def lead(label: Any) -> Any:
     return label
 
 
+def in_reading_order(text: str) -> str:
+    """``text`` laid out in the chosen language's direction even when it starts with a Latin name
+    (an Arabic sentence that begins with "Amani" would otherwise be ordered left to right)."""
+    return "\u200f" + text if is_rtl() and text and not text.startswith("\u200f") else text
+
+
 ERROR = "#b00020"
 HINT = "#555555"
 WARN = "#8a5a00"

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from app.ui import dialogs
+from app.ui.feedback import ImportResultsDialog, open_report
 from app.ui.home import HomeView
 from app.ui.look import ERROR, tint
 from app.ui.seal import SealDialog
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.replacing = False
         self.seal_dialog: SealDialog | None = None
         self.trust_dialog: TrustDialog | None = None
+        self.results_dialog: ImportResultsDialog | None = None
         prof = ctx.kit.profile()
         self.setWindowTitle(_("SDG Cities Kit – {city}", city=prof.name if prof else ""))
         self.stack = QStackedWidget()
@@ -131,6 +133,9 @@ class MainWindow(QMainWindow):
         trust_act = QAction(_("Import the trust pack…"), self)
         trust_act.triggered.connect(self.open_trust_dialog)
         kit_menu.addAction(trust_act)
+        self.results_act = QAction(_("Import review results…"), self)
+        self.results_act.triggered.connect(lambda: self.open_results_dialog())
+        kit_menu.addAction(self.results_act)
         card_act = QAction(_("Save the public key card…"), self)
         card_act.triggered.connect(self.save_card)
         kit_menu.addAction(card_act)
@@ -170,6 +175,8 @@ class MainWindow(QMainWindow):
         self.home.seal_stage.connect(self.open_seal)
         self.home.import_trust.connect(self.open_trust_dialog)
         self.home.setup_requested.connect(self.ctx.restart_first_run)
+        self.home.import_results.connect(lambda: self.open_results_dialog())
+        self.home.open_report.connect(lambda stage: open_report(self, self.ctx.kit, stage))
 
     # -- views ---------------------------------------------------------------------------
     def show_home(self) -> None:
@@ -214,6 +221,16 @@ class MainWindow(QMainWindow):
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
         dlg.finished.connect(lambda _r: self._refresh_home_if_visible())
         self.trust_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def open_results_dialog(self, folder: str = "") -> ImportResultsDialog:
+        """Kit › Import review results…: the folder is asked for in the dialog (or given here)."""
+        self.ctx.flush()
+        dlg = ImportResultsDialog(self.ctx, self, folder)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.finished.connect(lambda _r: self._refresh_home_if_visible())
+        self.results_dialog = dlg
         dlg.open()
         return dlg
 

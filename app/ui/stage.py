@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.i18n import _, text_in
 from app.model.guide_steps import MissingItem, criterion_page, missing_items, page_requirement
 from app.ui.evidence import EvidencePanel
+from app.ui.feedback import VerdictBanner, open_report, report_for, verdict_text
 from app.ui.fields import FieldRow, field_label, problem_text
 from app.ui.indicators import IndicatorPanel
 from app.ui.look import HINT, lead, tint
@@ -62,7 +63,8 @@ def wrapped(text: str, colour: str | None = None, bold: bool = False) -> QLabel:
 class RequirementView(QFrame):
     """One requirement: title, guidance, fields, evidence, indicators."""
 
-    def __init__(self, ctx: Any, stage: str, req: Any, answers: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Any, stage: str, req: Any, answers: dict[str, Any], parent: QWidget | None = None,
+                 feedback: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.stage = stage
@@ -71,6 +73,9 @@ class RequirementView(QFrame):
         lay = QVBoxLayout(self)
         title = f"{req.id}  {text_in(req.title)}"
         lay.addWidget(heading(title, 1.1))
+        self.verdict = VerdictBanner(text_in(req.title))
+        self.verdict.set_feedback(feedback)
+        lay.addWidget(self.verdict)
         notes = []
         if not req.mandatory:
             notes.append(_("Optional requirement: it does not block the stage."))
@@ -138,7 +143,7 @@ class CriterionPage(QScrollArea):
     """One page: a criterion and its requirements, scrollable."""
 
     def __init__(self, ctx: Any, stage: str, criterion: Any, answers: dict[str, dict[str, Any]],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, feedback: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__(parent)
         self.criterion = criterion
         self.setWidgetResizable(True)
@@ -149,7 +154,7 @@ class CriterionPage(QScrollArea):
         lay.addWidget(wrapped(text_in(criterion.statement)))
         self.requirements: dict[str, RequirementView] = {}
         for req in criterion.requirements:
-            view = RequirementView(ctx, stage, req, answers.get(req.id, {}))
+            view = RequirementView(ctx, stage, req, answers.get(req.id, {}), feedback=(feedback or {}).get(req.id))
             self.requirements[req.id] = view
             lay.addWidget(view)
         lay.addStretch(1)
@@ -168,6 +173,10 @@ class CriterionPage(QScrollArea):
             if v.indicators is not None:
                 v.indicators.reload()
 
+    def set_feedback(self, feedback: dict[str, dict[str, Any]]) -> None:
+        for rid, v in self.requirements.items():
+            v.verdict.set_feedback(feedback.get(rid))
+
 
 class StageView(QWidget):
     home_requested = Signal()
@@ -181,6 +190,7 @@ class StageView(QWidget):
         self.fw = kit.framework
         self.stage = self.fw.stage(stage_id)
         self.answers = kit.answers(self.stage.id)
+        self.feedback = self._read_feedback()
         self.pages: dict[int, CriterionPage] = {}
         self.missing: list[MissingItem] = []
         self.index = -1
@@ -197,6 +207,11 @@ class StageView(QWidget):
             title += "  ·  " + _("leads to {level}", level=level)
         self.title = heading(title, 1.2)
         top.addWidget(self.title, 1)
+        self.report_btn = QPushButton(_("Open the panel's report"))
+        self.report_btn.setAccessibleName(_("Open the panel's report on stage {stage}", stage=self.stage.id))
+        self.report_btn.clicked.connect(lambda: open_report(self, self.ctx.kit, self.stage.id))
+        self.report_btn.setVisible(report_for(kit, self.stage.id) is not None)
+        top.addWidget(self.report_btn)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("0" * 26))
@@ -261,6 +276,7 @@ class StageView(QWidget):
         ctx.autosaver.saved.connect(self._saved)
         ctx.events.evidence.connect(self.schedule_status)
         ctx.events.indicators.connect(self._indicators_changed)
+        ctx.events.feedback.connect(self.reload_feedback)
         start = criterion_page(self.fw, self.stage.id, kit.current(self.stage.id))
         self.go_to(start)
         self.refresh_status()
@@ -272,7 +288,8 @@ class StageView(QWidget):
 
     def page(self, index: int) -> CriterionPage:
         if index not in self.pages:
-            page = CriterionPage(self.ctx, self.stage.id, self.stage.criteria[index], self.answers)
+            page = CriterionPage(self.ctx, self.stage.id, self.stage.criteria[index], self.answers,
+                                 feedback=self.feedback)
             self.pages[index] = page
             self.stack.addWidget(page)
         return self.pages[index]
@@ -318,6 +335,29 @@ class StageView(QWidget):
         self.ctx.flush()
         self.home_requested.emit()
 
+    # -- the panel's feedback ------------------------------------------------------------
+    def _read_feedback(self) -> dict[str, dict[str, Any]]:
+        from app.review.feedback import feedback_for
+
+        try:
+            return feedback_for(self.ctx.kit, self.stage.id)
+        except Exception:  # noqa: BLE001 - feedback is shown when it can be read; the stage works without it
+            return {}
+
+    def reload_feedback(self) -> None:
+        """After review results were imported: every banner and the report button again."""
+        self.feedback = self._read_feedback()
+        for p in self.pages.values():
+            p.set_feedback(self.feedback)
+        self.report_btn.setVisible(report_for(self.ctx.kit, self.stage.id) is not None)
+        self._mark_criteria()
+
+    def _mark_criteria(self) -> None:
+        """The criteria list says where the panel left a verdict other than "met"."""
+        if not hasattr(self, "status"):
+            return
+        self.refresh_status()
+
     # -- status and "what is missing" ----------------------------------------------------
     def _saved(self, written: set[tuple[str, str]]) -> None:
         if any(stage == self.stage.id for stage, _r in written):
@@ -352,6 +392,11 @@ class StageView(QWidget):
         for i, c in enumerate(self.stage.criteria):
             done, total = progress.get(c.id, (0, 0))
             mark = "✓" if done == total else f"{done}/{total}"
+            asks = [self.feedback[r.id]["verdict"] for r in c.requirements
+                    if self.feedback.get(r.id, {}).get("verdict") in ("not_met", "needs_information")]
+            if asks:
+                mark += "   " + _("panel: {verdict}", verdict=verdict_text(
+                    "not_met" if "not_met" in asks else "needs_information"))
             self.crit_list.item(i).setText(f"{c.id}  {text_in(c.title)}   {mark}")
         self.missing = missing_items(self.fw, status)
         self.missing_list.clear()

@@ -1,0 +1,391 @@
+"""What the technical panel's and the field officer's windows share with each other (and with the
+city app): a small running-app object with the worker helpers and the language, the dialog that
+unlocks a person's key once per session, and the trust pack import.
+
+Neither mode opens a city's Kit. The panel's :class:`~app.review.workspace.PanelWorkspace` and the
+officer's outbox are used exactly like the Kit is (decision 0007): while a worker uses them the
+:class:`~app.ui.tasks.KitGuard` is busy and input is blocked, so the GUI thread never touches them
+at the same time.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QLocale, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language, normalise_language
+from app.ui.look import ERROR, apply_language, lead, tint
+from app.ui.tasks import KitGuard, Task, error_text, run_task
+
+SETTING_LANGUAGE = "ui.language"
+
+
+class RoleApp(QObject):
+    """Base of :class:`app.ui.panel.PanelApp` and :class:`app.ui.officer.OfficerApp`."""
+
+    changed = Signal()  # something was imported, collected, sent or decided: lists refresh
+
+    #: the key role this mode signs with, and the usual key file name in ``<data>/keys``
+    key_role: Any = None
+
+    def __init__(self, data_dir: Path | str, qapp: QApplication | None = None) -> None:
+        super().__init__()
+        from app.ui.app import SWITCH_INTERVAL_S
+
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self.data_dir = Path(data_dir)
+        self.qapp = qapp or QApplication.instance()
+        self.guard = KitGuard()
+        self.window: Any = None
+        self.member: Any = None  # the unlocked KeySet, for this session only
+        self.closed = False
+
+    # -- to be given by the mode -----------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def set_setting(self, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    def make_window(self) -> QWidget:
+        raise NotImplementedError
+
+    def close_store(self) -> None:
+        pass
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, lang: str | None = None) -> QWidget:
+        stored = None
+        try:
+            stored = self.get_setting(SETTING_LANGUAGE)
+        except Exception:  # noqa: BLE001 - a setting is a nicety
+            pass
+        code = apply_language(self.qapp, normalise_language(lang or stored or QLocale.system().name()))
+        if lang:
+            self._remember_language(code)
+        try:
+            state = self.stored_view()
+        except Exception:  # noqa: BLE001
+            state = {}
+        return self.show_main(state)
+
+    def stored_view(self) -> dict[str, Any]:
+        return {}
+
+    def _remember_language(self, code: str) -> None:
+        try:
+            self.set_setting(SETTING_LANGUAGE, code)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def show_main(self, state: dict[str, Any] | None = None) -> QWidget:
+        old = self.window
+        self.window = self.make_window()
+        if old is not None:
+            self.window.setGeometry(old.geometry())
+            old.replacing = True
+            old.close()
+            old.deleteLater()
+        self.window.show()
+        if state:
+            self.window.restore_state(state)
+        return self.window
+
+    def switch_language(self, code: str) -> None:
+        code = apply_language(self.qapp, code)
+        self._remember_language(code)
+        if self.window is not None:
+            self.show_main(self.window.view_state())
+
+    def shutdown(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for t in list(Task.running_tasks):
+            t.cancel()
+            t.wait(30)
+        self.guard.reset()
+        self.close_store()
+
+    def run_task(self, fn: Callable[..., Any], *, title: str, label: str, parent: QWidget | None = None,
+                 on_done: Callable[[Any], None] | None = None, on_error: Callable[[BaseException], None] | None = None,
+                 cancellable: bool = True, uses_kit: bool = True) -> Task:
+        return run_task(parent or self.window, fn, title=title, label=label, guard=self.guard, on_done=on_done,
+                        on_error=on_error, cancellable=cancellable, uses_kit=uses_kit)
+
+    def has_trust(self, what: str = "") -> bool:
+        from app.bundle import trust as trustmod
+
+        folder = trustmod.installed_trust_dir(self.data_dir)
+        return (folder / (what or trustmod.ROOT_PUB)).is_file()
+
+    # -- the person's key ----------------------------------------------------------------
+    def default_keyfile(self) -> str:
+        from app.bundle.keys import default_keyfile
+
+        remembered = None
+        try:
+            remembered = self.get_setting(f"ui.keyfile.{self.key_role.value}")
+        except Exception:  # noqa: BLE001
+            pass
+        if remembered and Path(remembered).is_file():
+            return remembered
+        usual = default_keyfile(self.data_dir / "keys", self.key_role)
+        return str(usual) if usual.is_file() else (remembered or "")
+
+    def with_key(self, parent: QWidget | None, then: Callable[[Any], Any]) -> Any:
+        """Call ``then(keyset)`` with the unlocked key, asking for it first if needed (once a session)."""
+        if self.member is not None:
+            return then(self.member)
+        dlg = KeyDialog(self, parent or self.window)
+        dlg.unlocked.connect(then)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.open()
+        self.key_dialog = dlg
+        return dlg
+
+    def key_unlocked(self, keyset: Any, path: str) -> None:
+        self.member = keyset
+        try:
+            self.set_setting(f"ui.keyfile.{self.key_role.value}", path)
+        except Exception:  # noqa: BLE001
+            pass
+        self.changed.emit()
+
+
+ROLE_TEXT = {
+    "panel_member": N_("technical panel member"),
+    "officer": N_("field officer"),
+    "city": N_("city"),
+}
+
+
+class KeyDialog(QDialog):
+    """Choose your key file and unlock it with its passphrase (in a worker: the key derivation is slow)."""
+
+    unlocked = Signal(object)
+
+    def __init__(self, ctx: RoleApp, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.task: Any = None
+        self.keyset: Any = None
+        role = _(ROLE_TEXT.get(ctx.key_role.value, ctx.key_role.value))
+        self.setWindowTitle(_("Unlock your key"))
+        self.setMinimumWidth(520)
+        lay = QVBoxLayout(self)
+        lay.addWidget(wrapped(_("Your key ({role}) signs what you send and opens what is sealed for you. It is asked "
+                                "for once while the kit is open.", role=role)))
+        self.file_label = lead(QLabel(_("Key file")))
+        lay.addWidget(self.file_label)
+        row = QHBoxLayout()
+        self.path = QLineEdit(ctx.default_keyfile())
+        self.path.setAccessibleName(_("Key file"))
+        self.file_label.setBuddy(self.path)
+        browse = QPushButton(_("Browse…"))
+        browse.setAccessibleName(_("Choose the key file"))
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        lay.addLayout(row)
+        self.pass_label = lead(QLabel(_("Passphrase")))
+        lay.addWidget(self.pass_label)
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setAccessibleName(_("Passphrase"))
+        self.pass_label.setBuddy(self.passphrase)
+        lay.addWidget(self.passphrase)
+        self.message = wrapped("", ERROR)
+        self.message.setVisible(False)
+        lay.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.ok = QPushButton(_("Unlock"))
+        self.ok.setDefault(True)
+        self.ok.clicked.connect(self.unlock)
+        close = QPushButton(_("Cancel"))
+        close.clicked.connect(self.reject)
+        buttons.addWidget(self.ok)
+        buttons.addWidget(close)
+        lay.addLayout(buttons)
+        only_default(self, self.ok)
+        (self.passphrase if self.path.text() else self.path).setFocus()
+
+    def _browse(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(self, _("Key file"), str(Path(self.path.text()).parent),
+                                               _("Key files (*.key)"))
+        if path:
+            self.path.setText(path)
+            self.passphrase.setFocus()
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def unlock(self) -> Any:
+        if self.task is not None and not self.task.done:
+            return self.task
+        path, passphrase, role = self.path.text().strip(), self.passphrase.text(), self.ctx.key_role
+        if not path:
+            self.show_message(_("Choose your key file."))
+            return None
+        if not passphrase:
+            self.show_message(_("Enter the passphrase."))
+            self.passphrase.setFocus()
+            return None
+
+        def work(_progress: Any, _cancel: Any) -> Any:
+            from app.bundle.keys import load_keyfile
+            from app.errors import UserInputError
+
+            keyset = load_keyfile(Path(path), passphrase)
+            if keyset.role is not role:
+                raise UserInputError(N_("{path} holds a {found} key; this needs the {expected} key."), path=path,
+                                     found=keyset.role.value, expected=role.value)
+            return keyset
+
+        self.show_message("")
+        self.ok.setEnabled(False)
+        self.task = self.ctx.run_task(work, title=_("Unlock your key"), label=_("Opening the key…"), parent=self,
+                                      cancellable=False, uses_kit=False, on_done=self._done, on_error=self._failed)
+        return self.task
+
+    def _done(self, keyset: Any) -> None:
+        self.keyset = keyset
+        self.passphrase.clear()
+        self.ctx.key_unlocked(keyset, self.path.text().strip())
+        self.accept()
+        self.unlocked.emit(keyset)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.ok.setEnabled(True)
+        self.show_message(error_text(exc))
+        self.passphrase.selectAll()
+        self.passphrase.setFocus()
+
+
+class TrustPackDialog(QDialog):
+    """Import a trust pack into this data folder (the panel's, or the officer's)."""
+
+    def __init__(self, ctx: RoleApp, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.task: Any = None
+        self.pack: Any = None
+        self.setWindowTitle(_("Import the trust pack"))
+        self.setMinimumWidth(520)
+        lay = QVBoxLayout(self)
+        lay.addWidget(wrapped(_("Choose the folder of the trust pack you received from the secretariat.")))
+        row = QHBoxLayout()
+        self.folder = QLineEdit()
+        self.folder.setAccessibleName(_("Folder of the trust pack"))
+        browse = QPushButton(_("Browse…"))
+        browse.setAccessibleName(_("Choose the folder of the trust pack"))
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        lay.addLayout(row)
+        self.demo = QCheckBox(_("This is a demo pack for training"))
+        lay.addWidget(self.demo)
+        self.message = wrapped("")
+        self.message.setAccessibleName(_("Result"))
+        lay.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.ok = QPushButton(_("Import"))
+        self.ok.setDefault(True)
+        self.ok.clicked.connect(self.do_import)
+        close = QPushButton(_("Close"))
+        close.clicked.connect(self.reject)
+        buttons.addWidget(self.ok)
+        buttons.addWidget(close)
+        lay.addLayout(buttons)
+        only_default(self, self.ok)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, _("Folder of the trust pack"))
+        if folder:
+            self.folder.setText(folder)
+
+    def do_import(self) -> Any:
+        folder, demo, root = self.folder.text().strip(), self.demo.isChecked(), self.ctx.data_dir
+        if not folder:
+            tint(self.message, ERROR)
+            self.message.setText(_("Choose the folder of the trust pack."))
+            return None
+
+        def work(_progress: Any, _cancel: Any) -> Any:
+            from app.bundle.trust import RootPolicy, import_trust_pack
+
+            return import_trust_pack(Path(folder), root, RootPolicy.installed(demo=demo)).pack
+
+        self.task = self.ctx.run_task(work, title=_("Importing the trust pack"), label=_("Checking the trust files…"),
+                                      parent=self, cancellable=False, on_done=self._done, on_error=self._failed)
+        return self.task
+
+    def _done(self, pack: Any) -> None:
+        self.pack = pack
+        lines = [_("Trust files are installed.")]
+        if pack.demo:
+            lines.append(_("DEMO trust files: for training only. Bundles sealed with them are marked as demo."))
+        if pack.recipients is not None:
+            lines.append(_("Technical panel: {panel} ({count} members).", panel=pack.recipients.panel_name,
+                           count=len(pack.recipients.members)))
+        tint(self.message, None)
+        self.message.setText("\n".join(lines))
+        self.ctx.changed.emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        tint(self.message, ERROR)
+        self.message.setText(error_text(exc))
+
+
+def language_menu(window: Any, ctx: RoleApp) -> dict[str, Any]:
+    """The Language menu of a mode's window; returns its actions by language code."""
+    from PySide6.QtGui import QAction, QActionGroup
+
+    menu = window.menuBar().addMenu(_("&Language"))
+    group = QActionGroup(window)
+    actions = {}
+    for code in LANGUAGES:
+        act = QAction(LANGUAGE_NAMES[code], window)
+        act.setCheckable(True)
+        act.setChecked(code == current_language())
+        act.triggered.connect(lambda _c=False, c=code: ctx.switch_language(c))
+        group.addAction(act)
+        menu.addAction(act)
+        actions[code] = act
+    return actions
+
+
+def only_default(dialog: QDialog, primary: QPushButton) -> None:
+    """Enter always means the dialog's main action: no other button becomes the default when it
+    gets the focus (a Close button that took the focus from a disabled one would cancel the work)."""
+    for b in dialog.findChildren(QPushButton):
+        b.setAutoDefault(b is primary)
+    primary.setDefault(True)
+
+
+def wrapped(text: str, colour: str | None = None) -> QLabel:
+    lbl = QLabel(text)
+    lbl.setWordWrap(True)
+    lbl.setTextFormat(Qt.TextFormat.PlainText)
+    lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if colour:
+        tint(lbl, colour)
+    return lead(lbl)
