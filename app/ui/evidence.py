@@ -3,8 +3,9 @@ size, date), a preview, and Attach (button or drag and drop), Open and Remove.
 
 Attaching copies and hashes the files in a worker (:mod:`app.ui.tasks`): a 500 MB scan must not
 freeze the window. The Attach button and a drop both end in :meth:`EvidencePanel.attach_files`.
-Previews: images are shown scaled; a PDF shows its page count when that can be read cheaply from
-the file (QtPdf is not part of PySide6-Essentials), else "PDF document".
+Previews: images are shown scaled; a PDF shows its first page, rendered by PDFium in a background
+thread (:mod:`app.model.preview`; QtPdf is not part of PySide6-Essentials), with a card giving its
+page count until the picture is ready or when the file cannot be rendered.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, QRect, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -71,6 +72,8 @@ def show_file_preview(label: QLabel, path: Path, mime: str, size: int) -> None:
     label.setPixmap(QPixmap())
     label.setText("")
     label.setToolTip("")
+    label.setProperty("pdfPreviewToken", None)  # a page still rendering for the last file is not shown
+    label.setProperty("pdfRendered", False)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     side = min(label.width(), label.height()) if label.width() > 20 else PREVIEW_PX
     if mime in IMAGE_TYPES:
@@ -101,10 +104,58 @@ def show_file_preview(label: QLabel, path: Path, mime: str, size: int) -> None:
         pages = pdf_page_count(path)
         text = (_("PDF document, 1 page") if pages == 1 else _("PDF document, {pages} pages", pages=pages)
                 if pages else _("PDF document"))
-    else:
-        text = mime
+        label.setPixmap(file_card(label, text, fmt_size(size)))
+        label.setToolTip(text)
+        _render_pdf_later(label, path, side - 8)
+        return
+    text = mime
     label.setPixmap(file_card(label, text, fmt_size(size)))
     label.setToolTip(text)
+
+
+class _PdfRendered(QObject):
+    done = Signal(object, object)  # (token, (png bytes, pages) or None)
+
+
+class _PdfJob(QRunnable):
+    def __init__(self, path: Path, px: int, token: object, sink: _PdfRendered) -> None:
+        super().__init__()
+        self.path, self.px, self.token, self.sink = path, px, token, sink
+
+    def run(self) -> None:
+        from app.model.preview import pdf_first_page_png
+
+        self.sink.done.emit(self.token, pdf_first_page_png(self.path, self.px))
+
+
+_PDF_POOL: QThreadPool | None = None
+
+
+def _render_pdf_later(label: QLabel, path: Path, px: int) -> None:
+    """Render page 1 off the GUI thread; show it if the label still shows that file."""
+    global _PDF_POOL
+    if _PDF_POOL is None:
+        _PDF_POOL = QThreadPool()
+        _PDF_POOL.setMaxThreadCount(1)
+    token = object()
+    label.setProperty("pdfPreviewToken", id(token))
+    sink = _PdfRendered(label)  # lives as long as the label; delivered on the GUI thread
+
+    def show(tok: object, result: Any) -> None:
+        if label.property("pdfPreviewToken") != id(tok) or result is None:
+            return
+        png, pages = result
+        px_map = QPixmap()
+        if px_map.loadFromData(png, "PNG"):
+            label.setPixmap(px_map)
+            label.setProperty("pdfRendered", True)
+            label.setToolTip(_("PDF document, 1 page") if pages == 1 else
+                             _("PDF document, {pages} pages", pages=pages))
+        sink.deleteLater()
+
+    sink.done.connect(show, Qt.ConnectionType.QueuedConnection)
+    sink._keep = (token, show)  # type: ignore[attr-defined]
+    _PDF_POOL.start(_PdfJob(path, px, token, sink))
 
 
 def file_card(widget: QWidget, *lines: str) -> QPixmap:
