@@ -63,3 +63,22 @@ def test_seal_dialog_checks_space_and_key_before_sealing(qtbot, demo_dir, launch
     dlg2 = win.open_seal("A")
     assert not dlg2.seal_btn.isEnabled() and "no key" in dlg2.message.text()
     dlg2.reject()
+
+
+def test_enter_in_the_passphrase_seals_once_and_keeps_the_dialog_open(qtbot, demo_dir, launched):
+    """Keyboard only: type the passphrase, press Enter; one bundle is sealed and the dialog stays
+    open to say what to give the field officer (Enter must not also close or cancel it)."""
+    from app.bundle.demo_trust import DEMO_PASSPHRASE
+    from app.bundle.submit import sealed_bundles
+
+    ctx = launched(demo_dir)
+    dlg = ctx.window.open_seal("A")
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    dlg.passphrase.setFocus()
+    qtbot.keyClicks(dlg.passphrase, DEMO_PASSPHRASE)
+    qtbot.keyClick(dlg.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dlg.task is not None and dlg.task.done, timeout=20000)
+    qtbot.waitUntil(lambda: dlg.done_text.isVisible(), timeout=10000)
+    assert dlg.isVisible() and dlg.result is not None
+    assert [b["stage"] for b in sealed_bundles(ctx.kit)] == ["A"]
