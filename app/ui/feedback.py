@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import UserInputError
 from app.i18n import N_, _, current_language
-from app.ui.look import ERROR, lead, tint
+from app.ui.look import ERROR, lead, passphrase_field, path_field, tint
 from app.ui.roles import only_default
 
 VERDICT_TEXT = {
@@ -193,25 +192,9 @@ class ImportResultsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(_wrapped(_("Choose the folder with the technical panel's review results: the results folder "
                                  "itself, or a folder holding several, such as the stick's data/mailbox folder.")))
-        self.folder_label = lead(QLabel(_("Folder with the review results")))
-        lay.addWidget(self.folder_label)
-        row = QHBoxLayout()
-        self.folder = QLineEdit(folder)
-        self.folder.setAccessibleName(_("Folder with the review results"))
-        self.folder_label.setBuddy(self.folder)
-        browse = QPushButton(_("Browse…"))
-        browse.setAccessibleName(_("Choose the folder with the review results"))
-        browse.clicked.connect(self._browse)
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        lay.addLayout(row)
-        self.pass_label = lead(QLabel(_("Passphrase of the city's key")))
-        lay.addWidget(self.pass_label)
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName(_("Passphrase of the city's key"))
-        self.pass_label.setBuddy(self.passphrase)
-        lay.addWidget(self.passphrase)
+        self.folder_label, self.folder = path_field(lay, _("Folder with the review results"), folder,
+                                                    _("Choose the folder with the review results"), self._browse)
+        self.pass_label, self.passphrase = passphrase_field(lay, _("Passphrase of the city's key"))
         self.message = _wrapped("", ERROR)
         self.message.setAccessibleName(_("Problem"))
         self.message.setVisible(False)

@@ -181,3 +181,38 @@ def tint(widget: Any, colour: str | None) -> Any:
         pal.setColor(QPalette.ColorRole.Text, QColor(colour))
         widget.setPalette(pal)
     return widget
+
+
+def passphrase_field(layout: Any, label_text: str) -> tuple[Any, Any]:
+    """A labelled password line (label as its buddy, accessible name) added to ``layout``."""
+    from PySide6.QtWidgets import QLabel, QLineEdit
+
+    label = lead(QLabel(label_text))
+    layout.addWidget(label)
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    edit.setAccessibleName(label_text)
+    label.setBuddy(edit)
+    layout.addWidget(edit)
+    return label, edit
+
+
+def path_field(layout: Any, label_text: str, value: str, browse_name: str, on_browse: Any) -> tuple[Any, Any]:
+    """A labelled path line with a Browse button beside it, added to ``layout``."""
+    from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton
+
+    from app.i18n import _
+
+    label = lead(QLabel(label_text))
+    layout.addWidget(label)
+    row = QHBoxLayout()
+    edit = QLineEdit(value)
+    edit.setAccessibleName(label_text)
+    label.setBuddy(edit)
+    browse = QPushButton(_("Browse…"))
+    browse.setAccessibleName(browse_name)
+    browse.clicked.connect(on_browse)
+    row.addWidget(edit, 1)
+    row.addWidget(browse)
+    layout.addLayout(row)
+    return label, edit

@@ -35,12 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language
-from app.ui import dialogs
 from app.ui.fields import CheckList
 from app.ui.look import ERROR, HINT, WARN, fmt_datetime, fmt_number, lead
-from app.ui.roles import RoleApp, TrustPackDialog, language_menu, only_default
+from app.ui.roles import RoleApp, TrustPackDialog, role_menu_tail, only_default
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import Task, error_text
 
@@ -560,24 +558,7 @@ class PanelWindow(QMainWindow):
         self.import_act.setShortcut(QKeySequence("Ctrl+I"))
         self.import_act.triggered.connect(lambda: self.open_import_dialog())
         menu.addAction(self.import_act)
-        menu.addSeparator()
-        trust = QAction(_("Import the trust pack…"), self)
-        trust.triggered.connect(self.open_trust_dialog)
-        menu.addAction(trust)
-        key = QAction(_("Unlock your key…"), self)
-        key.triggered.connect(lambda: self.ctx.with_key(self, lambda _k: None))
-        menu.addAction(key)
-        menu.addSeparator()
-        quit_act = QAction(_("Quit"), self)
-        quit_act.setShortcut(QKeySequence("Ctrl+Q"))
-        quit_act.triggered.connect(self.close)
-        menu.addAction(quit_act)
-        self.language_actions = language_menu(self, self.ctx)
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        about = QAction(_("About the kit"), self)
-        about.triggered.connect(lambda: dialogs.note(self, _("About the kit"), _(
-            "SDG Cities Kit {version}. Data folder: {path}", version=__version__, path=str(self.ctx.data_dir))))
-        help_menu.addAction(about)
+        self.language_actions = role_menu_tail(self, self.ctx, menu)
 
     def _changed(self) -> None:
         m = self.ctx.member

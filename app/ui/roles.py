@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language, normalise_language
-from app.ui.look import ERROR, apply_language, lead, tint
+from app.ui.look import ERROR, apply_language, lead, passphrase_field, path_field, tint
 from app.ui.tasks import KitGuard, Task, error_text, run_task
 
 SETTING_LANGUAGE = "ui.language"
@@ -191,25 +191,9 @@ class KeyDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(wrapped(_("Your key ({role}) signs what you send and opens what is sealed for you. It is asked "
                                 "for once while the kit is open.", role=role)))
-        self.file_label = lead(QLabel(_("Key file")))
-        lay.addWidget(self.file_label)
-        row = QHBoxLayout()
-        self.path = QLineEdit(ctx.default_keyfile())
-        self.path.setAccessibleName(_("Key file"))
-        self.file_label.setBuddy(self.path)
-        browse = QPushButton(_("Browse…"))
-        browse.setAccessibleName(_("Choose the key file"))
-        browse.clicked.connect(self._browse)
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
-        lay.addLayout(row)
-        self.pass_label = lead(QLabel(_("Passphrase")))
-        lay.addWidget(self.pass_label)
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName(_("Passphrase"))
-        self.pass_label.setBuddy(self.passphrase)
-        lay.addWidget(self.passphrase)
+        self.file_label, self.path = path_field(lay, _("Key file"), ctx.default_keyfile(), _("Choose the key file"),
+                                                self._browse)
+        self.pass_label, self.passphrase = passphrase_field(lay, _("Passphrase"))
         self.message = wrapped("", ERROR)
         self.message.setVisible(False)
         lay.addWidget(self.message)
@@ -370,6 +354,35 @@ def language_menu(window: Any, ctx: RoleApp) -> dict[str, Any]:
         group.addAction(act)
         menu.addAction(act)
         actions[code] = act
+    return actions
+
+
+def role_menu_tail(window: Any, ctx: RoleApp, menu: Any) -> dict[str, Any]:
+    """What the panel's and the officer's windows share: trust pack, key, quit in ``menu``, then the
+    Language and Help menus. Returns the language actions by code."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from app import __version__
+    from app.ui import dialogs
+
+    menu.addSeparator()
+    trust = QAction(_("Import the trust pack…"), window)
+    trust.triggered.connect(window.open_trust_dialog)
+    menu.addAction(trust)
+    key = QAction(_("Unlock your key…"), window)
+    key.triggered.connect(lambda: ctx.with_key(window, lambda _k: None))
+    menu.addAction(key)
+    menu.addSeparator()
+    quit_act = QAction(_("Quit"), window)
+    quit_act.setShortcut(QKeySequence("Ctrl+Q"))
+    quit_act.triggered.connect(window.close)
+    menu.addAction(quit_act)
+    actions = language_menu(window, ctx)
+    help_menu = window.menuBar().addMenu(_("&Help"))
+    about = QAction(_("About the kit"), window)
+    about.triggered.connect(lambda: dialogs.note(window, _("About the kit"), _(
+        "SDG Cities Kit {version}. Data folder: {path}", version=__version__, path=str(ctx.data_dir))))
+    help_menu.addAction(about)
     return actions
 
 

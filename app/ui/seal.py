@@ -15,8 +15,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -27,7 +25,7 @@ from PySide6.QtWidgets import (
 from app.errors import Cancelled, CryptoError
 from app.i18n import N_, _, text_in
 from app.model.guide_steps import bundle_needed_bytes, removable_mount
-from app.ui.look import ERROR, WARN, fmt_size, lead, tint
+from app.ui.look import ERROR, WARN, fmt_size, passphrase_field, tint
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import error_text
 
@@ -119,14 +117,8 @@ class SealDialog(QDialog):
 
         self.needed = bundle_needed_bytes(e.size for e in kit.list_evidence(self.stage.id))
         lay.addWidget(heading(_("The city's key"), 1.0))
-        self.pass_label = lead(QLabel(_("Passphrase of the city's key")))
-        lay.addWidget(self.pass_label)
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName(_("Passphrase of the city's key"))
-        self.pass_label.setBuddy(self.passphrase)
+        self.pass_label, self.passphrase = passphrase_field(lay, _("Passphrase of the city's key"))
         self.passphrase.returnPressed.connect(self.start_seal)
-        lay.addWidget(self.passphrase)
 
         self.message = wrapped("", ERROR)
         self.message.setVisible(False)
