@@ -119,4 +119,9 @@ def _pdf(scratch: Path) -> str:
         raise RuntimeError("PDF output is not valid")
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "selftest.pdf").write_bytes(data)
-    return f"{len(data)} bytes"
+    from app.model.preview import pdf_first_page_png
+
+    preview = pdf_first_page_png(scratch / "selftest.pdf", 120)  # the evidence preview's engine (PDFium)
+    if preview is None or not preview[0].startswith(b"\x89PNG"):
+        raise RuntimeError("the PDF preview engine does not work")
+    return f"{len(data)} bytes, first page rendered"
