@@ -44,7 +44,25 @@ def pump(app, rounds: int = 8) -> None:
         app.processEvents()
 
 
+def wait_for_previews(widget, app, timeout: float = 5.0) -> None:
+    """Let PDF previews rendering in the background land before the picture is taken."""
+    import time
+
+    from PySide6.QtWidgets import QLabel
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pending = [w for w in widget.findChildren(QLabel)
+                   if w.isVisible() and w.property("pdfPreviewToken") is not None and not w.property("pdfRendered")]
+        if not pending:
+            return
+        app.processEvents()
+        time.sleep(0.01)
+
+
 def save(widget, path: Path, app) -> None:
+    pump(app)
+    wait_for_previews(widget, app)
     pump(app)
     pix = widget.grab()
     path.parent.mkdir(parents=True, exist_ok=True)
