@@ -36,11 +36,11 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from app import __version__
 from app.bundle import age
-from app.bundle.minisign import BadSignatureError, PublicKey, Signature, SigningKey
-from app.bundle.pathrules import check_member_path, check_no_duplicates, safe_name
+from app.bundle.minisign import BadSignatureError, PublicKey, SigningKey
+from app.bundle.pathrules import check_member_path, check_no_duplicates
 from app.bundle.strict_json import document_bytes, loads_strict
 from app.bundle.utctime import format_utc, now_utc
-from app.errors import BundleError, Cancelled, CryptoError, DiskFullError, IntegrityError, KitError, UserInputError
+from app.errors import BundleError, CryptoError, IntegrityError, KitError, UserInputError
 from app.fsutil import TEMP_MARK, fsync_dir, raise_if_disk_full, replace_with_retry, require_free_space
 from app.i18n import N_
 from app.progress import CancelToken, ProgressCallback, checker
@@ -1295,10 +1295,5 @@ def find_bundles(folder: Path | str) -> list[Path]:
                   if p.is_dir() and (p / MANIFEST).is_file() and not p.name.endswith(PARTIAL_SUFFIX))
 
 
-def signature_of(path: Path) -> Signature:
-    return Signature.parse((Path(path) / SUMS_SIG).read_text(encoding="utf-8"))
-
-
 __all__ = ["SealRequest", "SourceFile", "ReusableObject", "SealResult", "seal", "verify_folder", "open_bundle",
-           "read_inner_manifest", "VerifiedBundle", "OpenedBundle", "find_bundles", "safe_name", "recipients_sha256",
-           "Cancelled", "DiskFullError"]
+           "read_inner_manifest", "VerifiedBundle", "OpenedBundle", "find_bundles", "recipients_sha256"]
