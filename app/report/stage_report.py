@@ -153,7 +153,7 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
         tb.setStyle(TableStyle(style))
         return tb
 
-    verdict_colour = {"met": "#2e7d32", "not_met": "#c62828", "needs_information": "#ef6c00", "pending": "#616161"}
+    verdict_tint = {"met": "#e3f1e4", "not_met": "#f9e0e0", "needs_information": "#fdebd6", "pending": "#eeeeee"}
     stage_title = text_in(data["stage_title"], lang)
     title = t(N_("Stage {stage} report: {title}"), stage=data["stage"], title=stage_title)
     level_name = text_in(data["level_sought"]["name"], lang) if data["level_sought"] else ""
@@ -187,6 +187,9 @@ def report_pdf(inp: ReportInput, lang: str) -> bytes:
             rows.append([cell(code(c["id"]), styles), cell(text_in(c["title"], lang), styles),
                          cell(t(VERDICT_LABELS[c["verdict"]]), styles, True)])
         tb = table(rows, [22 * mm, width - 62 * mm, 40 * mm])
+        col = 0 if rtl else 2  # the verdict column, mirrored in Arabic
+        tb.setStyle(TableStyle([("BACKGROUND", (col, i), (col, i), colors.HexColor(verdict_tint[c["verdict"]]))
+                                for i, c in enumerate(data["criteria"], start=1)]))
         s.append(tb)
         if data["recommendation"]:
             s.append(Spacer(1, 4 * mm))
