@@ -227,3 +227,29 @@ def test_assessment_records_framework_version(kit):
     st = kit.framework.stages[0].id
     info = kit.assessment_info(st)
     assert info["framework_id"] == kit.framework.id and info["framework_version"] == kit.framework.version
+
+
+def test_a_city_under_the_national_overlay_answers_its_requirements(tmp_path: Path):
+    """The Kenyan sample overlay: its added requirement is asked, its change applies, its renamed
+    level shows, and the assessment records both versions."""
+    from app.model.service import Kit
+
+    with Kit(tmp_path / "ke", actor="tester") as kit:
+        kit.init_profile(name="Nakuru", country="KE", population_band="250k-1m", languages=["en"],
+                         mechanism="national", overlay_id="ke")
+        fw = kit.framework
+        assert fw.overlay_id == "ke" and fw.label == "sdg-cities-global 1.0.0 + ke 1.0.0"
+        assert "A.a.KE1" in [r.id for r in fw.stage("A").requirements()]
+        assert fw.requirement("A.a.3").mandatory is False and fw.requirement("A.a.KE1").origin == "ke"
+        assert fw.level_name("A", "en") == "Silver (county candidate)"
+        def ke1() -> list:
+            st = next(r for r in kit.completeness("A").requirements if r.requirement_id == "A.a.KE1")
+            return [(m.field_id, m.msgid) for m in st.missing]
+
+        assert {f for f, _ in ke1()} >= {"cidp_title", "alignment"}  # asked, and not yet answered
+        kit.set_answers("A", "A.a.KE1", {"cidp_title": "Nakuru County Integrated Development Plan 2023-2027",
+                                         "alignment": "The CIDP's urban chapter carries the city's SDG 6, 11 and 13 "
+                                                      "priorities, with ward-level targets for informal settlements."})
+        assert [f for f, _ in ke1()] == [None]  # only the expected CIDP pages are still missing
+        info = kit.assessment_info("A")
+        assert info["overlay_id"] == "ke" and info["overlay_version"] == "1.0.0"
