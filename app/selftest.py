@@ -60,30 +60,9 @@ def report_first_window(label: str) -> None:
 
 
 def _qt_window() -> str:
-    from PySide6.QtGui import QFont, QFontDatabase
-    from PySide6.QtWidgets import QApplication, QLabel
+    from app.ui.smoke import show_test_window  # Qt lives in app/ui only
 
-    from app.report.pdf import FONT_FILES, font_path
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    w = QLabel("SDG Cities Kit ✓ مدن 城市")
-    w.show()
-    app.processEvents()
-    visible = w.isVisible()
-    if visible and os.environ.get(PROBE_ENV):
-        report_first_window("self-test")
-    families = []
-    for name in (FONT_FILES["Kit"], FONT_FILES["KitCJK"]):
-        fid = QFontDatabase.addApplicationFont(str(font_path(name)))
-        if fid < 0:
-            raise RuntimeError(f"Qt cannot load the font {name}")
-        families += QFontDatabase.applicationFontFamilies(fid)
-    w.setFont(QFont(families[0]))
-    app.processEvents()
-    w.close()
-    if not visible:
-        raise RuntimeError("window did not show")
-    return f"platform {app.platformName()}, fonts {', '.join(sorted(set(families)))}"
+    return show_test_window(probe=bool(os.environ.get(PROBE_ENV)), report=report_first_window)
 
 
 def _store(data: Path) -> str:
