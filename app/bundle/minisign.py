@@ -111,7 +111,8 @@ def _b64(raw: bytes) -> str:
 
 
 def key_id_hex(key_id: bytes) -> str:
-    """The key id as minisign prints it: 16 upper-case hex digits of the little-endian number."""
+    """The key id as the little-endian number in upper-case hex, padded to 16 digits (minisign
+    prints the same number without leading zeros: compare the numbers, not the strings)."""
     return f"{int.from_bytes(key_id, 'little'):016X}"
 
 

@@ -1430,6 +1430,18 @@ class ServerThread:
         self.thread.start()
         return self
 
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no connection is open and no request is running (what a dropped client sent
+        has then been written); False if that did not happen within ``timeout`` seconds."""
+        state = self.server.server_state
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while state.connections or state.tasks:
+            if time.monotonic() >= deadline:
+                return False
+            pause.wait(0.01)
+        return True
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)

@@ -81,6 +81,8 @@ def test_the_client_killed_mid_upload_resumes_from_the_servers_offset_after_rest
         assert procs[0].returncode == -9, "the client was not killed"
     finally:
         proxy.stop()
+    # what was in flight when the client died reaches the server after the kill: measure after it has
+    assert service.wait_idle(), "the service still had a request running"
     with Outbox(world.officer) as ob:
         b = verify_folder(world.bundles["A1"]).bundle_id
         saved = [o for o in ob.objects(b) if o.upload_url]
