@@ -513,3 +513,28 @@ def test_import_path_hashes_objects_while_decrypting_and_keeps_nothing_on_a_flip
     assert not out.exists() and not list(sealed["tmp"].glob(".opened*"))
     with pytest.raises(IntegrityError):
         verify_folder(sealed["bundle"])  # the full check names the damage without any key
+
+
+def test_the_hash_thread_gives_the_digests_of_every_byte_fed_in_order_across_streams():
+    import random
+
+    rng = random.Random(7)
+    hasher = bmod._HashThread()
+    try:
+        for _round in range(3):
+            seg, whole, plain = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+            want_seg, want_whole, want_plain = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+            for _ in range(200):
+                a = rng.randbytes(rng.choice((1, 100, 65_552, 300_000, bmod.HASH_BATCH + 3)))
+                b = rng.randbytes(rng.choice((0, 16, 65_536)))
+                hasher.update(seg, whole, memoryview(a))  # one block fed to two hash objects
+                hasher.update(plain, b)
+                want_seg.update(a)
+                want_whole.update(a)
+                want_plain.update(b)
+            hasher.sync()
+            assert seg.hexdigest() == want_seg.hexdigest()
+            assert whole.hexdigest() == want_whole.hexdigest()
+            assert plain.hexdigest() == want_plain.hexdigest()
+    finally:
+        hasher.close()
