@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -538,3 +539,41 @@ def test_the_hash_thread_gives_the_digests_of_every_byte_fed_in_order_across_str
             assert plain.hexdigest() == want_plain.hexdigest()
     finally:
         hasher.close()
+
+
+def test_segment_reader_lines_and_blocks_match_the_joined_segments_and_are_all_hashed(tmp_path):
+    import random
+
+    rng = random.Random(3)
+    data = b"".join(rng.choice((b"-> X25519 abc\n", b"\n", b"x" * 70 + b"\n", rng.randbytes(900))) for _ in range(400))
+    for cuts in ([len(data) // 2], sorted(rng.sample(range(1, len(data)), 7)), [5, 6, 7]):
+        bounds = [0, *cuts, len(data)]
+        paths = []
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            p = tmp_path / f"seg{len(cuts)}.{i:03d}"
+            p.write_bytes(data[a:b])
+            paths.append(p)
+        expected = [hashlib.sha256(data[a:b]).hexdigest() for a, b in zip(bounds, bounds[1:])]
+        whole = hashlib.sha256(data).hexdigest()
+        ref = io.BytesIO(data)
+        r = bmod._SegmentReader(paths, expected, whole)
+        got = bytearray()
+        for step in range(10_000):
+            size = rng.choice((-1, 3, 100))
+            if step % 3 == 0:
+                buf = bytearray(rng.choice((1, 50, 70_000)))
+                n = r.readinto(buf)
+                assert bytes(buf[:n]) == ref.read(n)
+                chunk = bytes(buf[:n])
+            else:
+                chunk = r.readline(size)
+                assert chunk == ref.readline(size)
+            if not chunk:
+                break
+            got += chunk
+        assert bytes(got) == data  # and reaching the end checked every segment's and the whole's hash
+        r.close()
+        bad = bmod._SegmentReader(paths, expected, "0" * 64)
+        with pytest.raises(IntegrityError):
+            while bad.readline():
+                pass

@@ -1035,6 +1035,19 @@ class _SegmentReader(io.RawIOBase):
         self._seg = hashlib.sha256()
         return True
 
+    def _feed(self, data: Any) -> None:
+        if self._expected is None:
+            return
+        if self._hasher is not None:
+            if len(self._paths) > 1:
+                self._hasher.update(self._seg, self._whole, data)
+            else:
+                self._hasher.update(self._whole, data)
+        else:
+            if len(self._paths) > 1:
+                self._seg.update(data)
+            self._whole.update(data)
+
     def readinto(self, buf: Any) -> int:  # type: ignore[override]
         view = memoryview(buf).cast("B")
         while True:
@@ -1043,19 +1056,30 @@ class _SegmentReader(io.RawIOBase):
             assert self._fh is not None
             n = self._fh.readinto(view)  # type: ignore[attr-defined]
             if n:
-                if self._expected is not None:
-                    if self._hasher is not None:
-                        if len(self._paths) > 1:
-                            self._hasher.update(self._seg, self._whole, view[:n])
-                        else:
-                            self._hasher.update(self._whole, view[:n])
-                    else:
-                        if len(self._paths) > 1:
-                            self._seg.update(view[:n])
-                        self._whole.update(view[:n])
+                self._feed(view[:n])
                 return n
             if not self._next():
                 return 0
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """A line from the buffered segment (io.RawIOBase's own reads one byte per call: the
+        age header is read line by line). A line may run on into the next segment."""
+        limit = -1 if size is None or size < 0 else size
+        out = bytearray()
+        while limit < 0 or len(out) < limit:
+            if self._fh is None and not self._next():
+                break
+            assert self._fh is not None
+            part = self._fh.readline(-1 if limit < 0 else limit - len(out))
+            if not part:
+                if not self._next():
+                    break
+                continue
+            self._feed(part)
+            out += part
+            if part.endswith(b"\n"):
+                break
+        return bytes(out)
 
     def close(self) -> None:
         if self._fh is not None:
