@@ -7,7 +7,7 @@ translation. The CLI and the UI print ``error.message()``: one translated line, 
 
 from __future__ import annotations
 
-from app.i18n import translate
+from app.i18n import fill, translate
 
 
 class KitError(Exception):
@@ -24,7 +24,7 @@ class KitError(Exception):
     def message(self, lang: str | None = None) -> str:
         text = translate(self.msgid, lang)
         try:
-            return text.format(**self.params)
+            return fill(text, self.params, lang)
         except (KeyError, IndexError, ValueError):
             return self.msgid.format(**self.params)
 

@@ -76,12 +76,31 @@ def translate(msgid: str, lang: str | None = None) -> str:
     return catalogue(lang).get(msgid, msgid)
 
 
+_isolate = False
+
+
+def isolate_placeholders(on: bool = True) -> None:
+    """In a right-to-left language, wrap every text filled into a message in a Unicode first-strong
+    isolate (U+2068 ... U+2069), so a path, a fingerprint or a Latin name keeps its own direction
+    inside an Arabic sentence instead of scrambling it (the bidi algorithm's rule X5c). The desktop
+    app turns this on: Qt renders isolates. Terminals mostly do not, so the command line does not."""
+    global _isolate
+    _isolate = on
+
+
+def fill(text: str, params: dict[str, object], lang: str | None = None) -> str:
+    """``text.format(**params)``, with the filled-in texts isolated (see :func:`isolate_placeholders`)."""
+    if _isolate and params and is_rtl(lang):
+        params = {k: f"\u2068{v}\u2069" if isinstance(v, str) and v else v for k, v in params.items()}
+    return text.format(**params)
+
+
 def _(msgid: str, **params: object) -> str:
     """Translate ``msgid`` into the current language and fill ``{placeholders}``."""
     text = translate(msgid)
     if params:
         try:
-            return text.format(**params)
+            return fill(text, params)
         except (KeyError, IndexError, ValueError):
             return msgid.format(**params)
     return text

@@ -57,3 +57,25 @@ def test_language_normalisation():
     assert normalise_language("fr_FR.UTF-8") == "fr"
     assert normalise_language("zh-Hans") == "zh"
     assert normalise_language("de") == "en"
+
+
+def test_filled_in_texts_are_isolated_in_arabic_when_the_desktop_app_asks():
+    from app import i18n
+    from app.errors import UserInputError
+
+    err = UserInputError("Saved {path}.", path="/media/STICK/keys/city.card.json")
+    before = i18n.current_language()
+    try:
+        i18n.isolate_placeholders(False)
+        i18n.set_language("ar")
+        assert "\u2068" not in i18n._("Saved {path}.", path="/x/y")  # the command line: plain text
+        i18n.isolate_placeholders(True)
+        assert "\u2068/x/y\u2069" in i18n._("Saved {path}.", path="/x/y")
+        assert "\u2068/media/STICK/keys/city.card.json\u2069" in err.message("ar")
+        assert "\u2068" not in err.message("fr") and "\u2068" not in err.message("en")
+        i18n.set_language("fr")
+        assert "\u2068" not in i18n._("Saved {path}.", path="/x/y")  # left to right: nothing to isolate
+        assert i18n._("{count} files", count=3) == i18n.translate("{count} files").format(count=3)
+    finally:
+        i18n.isolate_placeholders(False)
+        i18n.set_language(before)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from PySide6.QtCore import QDate, QDateTime, QLibraryInfo, QLocale, Qt, QTime, QTranslator
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
-from app.i18n import current_language, is_rtl, set_language
+from app.i18n import current_language, is_rtl, isolate_placeholders, set_language
 
 FONT_FILES = ("KurintoSans-Rg.ttf", "KurintoSansSC-Rg.ttf")
 LATIN_FAMILY = "Kurinto Sans"
@@ -61,6 +61,7 @@ def qlocale(lang: str | None = None) -> QLocale:
 def apply_language(app: QGuiApplication, lang: str) -> str:
     """Make ``lang`` the language of the core and of Qt: direction, locale, font, Qt's own texts."""
     code = set_language(lang)
+    isolate_placeholders(True)  # paths, fingerprints and Latin names keep their direction in Arabic
     app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if is_rtl(code) else Qt.LayoutDirection.LeftToRight)
     loc = qlocale(code)
     QLocale.setDefault(loc)
