@@ -222,6 +222,25 @@ def officer_pictures(app, world: dict, lang: str, out: Path) -> None:
     ctx.shutdown()
 
 
+def new_key_picture(app, data: Path, lang: str, out: Path) -> None:
+    """A panel member with no key yet: the dialog that creates one (name and passphrase typed)."""
+    from app.ui.panel import launch_panel
+    from app.ui.roles import NewKeyDialog
+
+    ctx = launch_panel(data, lang)
+    dlg = NewKeyDialog(ctx)
+    dlg.name.setText({"ar": "ليلى حداد", "zh": "李华"}.get(lang, "Leila Haddad"))
+    dlg.form.passphrase.setText("river lantern quietly orbit")
+    dlg.form.confirm.setText("river lantern quietly orbit")
+    dlg.written.setChecked(True)
+    dlg.resize(640, dlg.sizeHint().height())
+    dlg.show()
+    save(dlg, out / f"new-key-{lang}.png", app)
+    dlg.close()
+    ctx.window.hide()
+    ctx.shutdown()
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -255,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
             demo_pictures(app, data, lang, out)
             panel_pictures(app, world, lang, out)
             officer_pictures(app, world, lang, out)
+            new_key_picture(app, work / f"keys-{lang}", lang, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -41,6 +39,7 @@ from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language, text_in
 from app.ui.fields import CheckList
 from app.ui.stage import heading, wrapped
 from app.ui.look import ERROR, WARN, lead, tint
+from app.ui.passphrase import NewPassphrase
 from app.ui.tasks import error_text
 
 #: Argon2id settings for new keys; None means the kit's default. Tests use the light demo settings.
@@ -53,7 +52,6 @@ POPULATION_TEXT = {
     "1m-5m": N_("1 to 5 million people"),
     ">5m": N_("More than 5 million people"),
 }
-STRENGTH_TEXT = [N_("Very weak"), N_("Weak"), N_("Acceptable"), N_("Good"), N_("Strong")]
 PAGE_LANGUAGE, PAGE_PROFILE, PAGE_MECHANISM, PAGE_KEY, PAGE_TRUST, PAGE_TOUR = range(6)
 
 
@@ -373,29 +371,10 @@ class KeyPage(QWizardPage):
                 self.existing = None
         self.status = wrapped("")
         lay.addWidget(self.status)
-        self.form = QWidget()
-        form = QFormLayout(self.form)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName(_("Passphrase"))
-        self.passphrase.textChanged.connect(self._changed)
-        form.addRow(_("Passphrase"), self.passphrase)
-        self.strength = QProgressBar()
-        self.strength.setRange(0, 4)
-        self.strength.setTextVisible(True)
-        self.strength.setAccessibleName(_("Passphrase strength"))
-        form.addRow(_("Strength"), self.strength)
-        self.hint = wrapped("")
-        form.addRow("", self.hint)
-        self.confirm = QLineEdit()
-        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
-        self.confirm.setAccessibleName(_("The same passphrase again"))
-        self.confirm.textChanged.connect(self._changed)
-        form.addRow(_("The same passphrase again"), self.confirm)
-        self.show_pass = QCheckBox(_("Show the passphrase"))
-        self.show_pass.toggled.connect(self._toggle_echo)
-        form.addRow("", self.show_pass)
+        self.form = NewPassphrase()
+        self.form.changed.connect(self._changed)
+        self.passphrase, self.confirm, self.strength, self.hint = (self.form.passphrase, self.form.confirm,
+                                                                   self.form.strength, self.form.hint)
         lay.addWidget(self.form)
         warn = wrapped(_("Write the passphrase down and keep it in a safe place. If it is lost, nobody can recover "
                          "it, not even the secretariat: the city would need a new key and a new enrolment."),
@@ -416,11 +395,6 @@ class KeyPage(QWizardPage):
         lay.addStretch(1)
         self._refresh()
 
-    def _toggle_echo(self, show: bool) -> None:
-        mode = QLineEdit.EchoMode.Normal if show else QLineEdit.EchoMode.Password
-        self.passphrase.setEchoMode(mode)
-        self.confirm.setEchoMode(mode)
-
     @property
     def has_key(self) -> bool:
         return self.keyset is not None or self.existing is not None
@@ -438,29 +412,12 @@ class KeyPage(QWizardPage):
         self.card_btn.setVisible(self.has_key)
         self.completeChanged.emit()
 
-    def _changed(self, *_a: Any) -> None:
-        from app.bundle.keys import passphrase_strength
-
-        p = self.passphrase.text()
-        score, hint = passphrase_strength(p)
-        self.strength.setValue(score)
-        self.strength.setFormat(_(STRENGTH_TEXT[score]))
-        colour = "#b00020" if score < 2 else "#c77700" if score == 2 else "#1e7d32"
-        pal = self.strength.palette()
-        pal.setColor(QPalette.ColorRole.Highlight, QColor(colour))
-        self.strength.setPalette(pal)
-        self.hint.setText(_(hint) if p else "")
-        if self.confirm.text() and self.confirm.text() != p:
-            self.message.setText(_("The two passphrases are not the same."))
-        else:
-            self.message.setText("")
+    def _changed(self) -> None:
+        self.message.setText(self.form.mismatch)
         self.completeChanged.emit()
 
     def passphrase_ok(self) -> bool:
-        from app.bundle.keys import MIN_PASSPHRASE_LENGTH, passphrase_strength
-
-        p = self.passphrase.text()
-        return len(p) >= MIN_PASSPHRASE_LENGTH and passphrase_strength(p)[0] >= 2 and self.confirm.text() == p
+        return self.form.acceptable()
 
     def isComplete(self) -> bool:  # noqa: N802
         if self.task is not None and not self.task.done:

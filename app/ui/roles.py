@@ -198,6 +198,9 @@ class KeyDialog(QDialog):
         self.message.setVisible(False)
         lay.addWidget(self.message)
         buttons = QHBoxLayout()
+        self.new_btn = QPushButton(_("I have no key yet: create one…"))
+        self.new_btn.clicked.connect(self.create_key)
+        buttons.addWidget(self.new_btn)
         buttons.addStretch(1)
         self.ok = QPushButton(_("Unlock"))
         self.ok.setDefault(True)
@@ -249,6 +252,18 @@ class KeyDialog(QDialog):
                                       cancellable=False, uses_kit=False, on_done=self._done, on_error=self._failed)
         return self.task
 
+    def create_key(self) -> "NewKeyDialog":
+        dlg = NewKeyDialog(self.ctx, self)
+        dlg.created.connect(self._created)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.open()
+        self.new_dialog = dlg
+        return dlg
+
+    def _created(self, keyset: Any, path: str) -> None:
+        self.path.setText(path)
+        self._done(keyset)
+
     def _done(self, keyset: Any) -> None:
         self.keyset = keyset
         self.passphrase.clear()
@@ -261,6 +276,155 @@ class KeyDialog(QDialog):
         self.show_message(error_text(exc))
         self.passphrase.selectAll()
         self.passphrase.setFocus()
+
+
+class NewKeyDialog(QDialog):
+    """Create your own key (a technical panel member's or a field officer's): your name and a new
+    passphrase. The key file goes to ``<data>/keys/<role>.key`` (never over an existing one) and the
+    public key card beside it, for the secretariat, who adds the key to the panel's signed list or
+    enrols the officer. The key is then unlocked for this session."""
+
+    created = Signal(object, str)  # the KeySet, the key file's path
+
+    def __init__(self, ctx: RoleApp, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from app.bundle.keys import default_keyfile
+
+        from app.ui.passphrase import NewPassphrase
+
+        self.ctx = ctx
+        self.task: Any = None
+        self.keyset: Any = None
+        self.key_path = default_keyfile(ctx.data_dir / "keys", ctx.key_role)
+        role = _(ROLE_TEXT.get(ctx.key_role.value, ctx.key_role.value))
+        self.setWindowTitle(_("Create your key"))
+        self.setMinimumWidth(560)
+        lay = QVBoxLayout(self)
+        self.intro = wrapped(_("Your key ({role}) is yours alone: it signs what you send and opens what is sealed "
+                               "for you. It is kept in {path}, protected by a passphrase.", role=role,
+                               path=str(self.key_path)))
+        lay.addWidget(self.intro)
+        name_label = lead(QLabel(_("Your name, as the secretariat knows you")))
+        lay.addWidget(name_label)
+        self.name = QLineEdit()
+        self.name.setAccessibleName(_("Your name, as the secretariat knows you"))
+        name_label.setBuddy(self.name)
+        self.name.textChanged.connect(self._changed)
+        lay.addWidget(self.name)
+        self.form = NewPassphrase()
+        self.form.changed.connect(self._changed)
+        lay.addWidget(self.form)
+        self.written = QCheckBox(_("I have written the passphrase down and keep it safe"))
+        self.written.toggled.connect(self._changed)
+        lay.addWidget(self.written)
+        self.message = wrapped("", ERROR)
+        lay.addWidget(self.message)
+        self.result = wrapped("")
+        self.result.setAccessibleName(_("Result"))
+        self.result.setVisible(False)
+        lay.addWidget(self.result)
+        buttons = QHBoxLayout()
+        self.card_btn = QPushButton(_("Save a copy of the public key card…"))
+        self.card_btn.clicked.connect(lambda: self.save_card())
+        self.card_btn.setVisible(False)
+        buttons.addWidget(self.card_btn)
+        buttons.addStretch(1)
+        self.ok = QPushButton(_("Create the key"))
+        self.ok.clicked.connect(self.create)
+        self.close_btn = QPushButton(_("Cancel"))
+        self.close_btn.clicked.connect(self.reject)
+        buttons.addWidget(self.ok)
+        buttons.addWidget(self.close_btn)
+        lay.addLayout(buttons)
+        only_default(self, self.ok)
+        if self.key_path.exists():
+            self.message.setText(_("There is already a key file at {path}: unlock it instead. Key files are never "
+                                   "overwritten.", path=str(self.key_path)))
+        self.name.setFocus()
+        self._changed()
+
+    def _changed(self, *_a: Any) -> None:
+        if self.keyset is not None:
+            return
+        if not self.key_path.exists():
+            self.message.setText(self.form.mismatch)
+        self.ok.setEnabled(self.ready() and (self.task is None or self.task.done))
+
+    def ready(self) -> bool:
+        return (bool(self.name.text().strip()) and self.form.acceptable() and self.written.isChecked()
+                and not self.key_path.exists())
+
+    def create(self) -> Any:
+        if self.keyset is not None:  # the key exists: this button now continues
+            self.accept()
+            self.created.emit(self.keyset, str(self.key_path))
+            return None
+        if not self.ready() or (self.task is not None and not self.task.done):
+            return self.task
+        from app.ui import firstrun
+
+        name, passphrase, path, role = self.name.text().strip(), self.form.text(), self.key_path, self.ctx.key_role
+        kdf = firstrun.KEY_KDF
+
+        def work(_progress: Any, _cancel: Any) -> Any:
+            from app.bundle.keys import DEFAULT_KDF, KeySet, card_path_for, refuse_existing_keyfile, write_new_keyfile
+            from app.fsutil import atomic_write_bytes
+
+            refuse_existing_keyfile(path)
+            keyset = KeySet.generate(role, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_new_keyfile(path, keyset, passphrase, kdf=kdf or DEFAULT_KDF)
+            atomic_write_bytes(card_path_for(path), keyset.card().to_bytes())
+            return keyset
+
+        self.ok.setEnabled(False)
+        self.task = self.ctx.run_task(work, title=_("Create your key"), label=_("Creating and protecting the key…"),
+                                      parent=self, cancellable=False, uses_kit=False, on_done=self._done,
+                                      on_error=self._failed)
+        return self.task
+
+    def _done(self, keyset: Any) -> None:
+        from app.bundle.keys import card_path_for
+
+        self.keyset = keyset
+        self.form.clear()
+        for w in (self.name, self.form, self.written):
+            w.setEnabled(False)
+        self.message.setText("")
+        self.result.setText(_("Your key is ready. Its fingerprint is {fingerprint}. Send the public key card {path} "
+                              "to the secretariat: they add your key to the signed lists, and read the fingerprint "
+                              "back to you to check it.", fingerprint=keyset.fingerprint,
+                              path=str(card_path_for(self.key_path))))
+        self.result.setVisible(True)
+        self.card_btn.setVisible(True)
+        self.close_btn.setVisible(False)
+        self.ok.setText(_("Continue"))
+        self.ok.setEnabled(True)
+        self.ok.setFocus()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.message.setText(error_text(exc))
+        self._changed()
+
+    def save_card(self, folder: str | None = None) -> Path | None:
+        """Copy the public key card into ``folder`` (asked for if not given), e.g. a stick for the secretariat."""
+        from app.bundle.keys import card_path_for
+        from app.fsutil import atomic_write_bytes
+
+        card = card_path_for(self.key_path)
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, _("Save a copy of the public key card…"))
+        if not folder:
+            return None
+        dst = Path(folder) / card.name
+        try:
+            atomic_write_bytes(dst, card.read_bytes())
+        except OSError as exc:
+            self.message.setText(error_text(exc))
+            return None
+        self.message.setText("")
+        self.result.setText(self.result.text() + "\n" + _("Saved {path}.", path=str(dst)))
+        return dst
 
 
 class TrustPackDialog(QDialog):
