@@ -130,3 +130,76 @@ def test_every_lettered_criterion_of_paras_20_to_23_in_six_languages():
             assert re.search(pattern, t[lang]), (lang, t["en"])
     assert {lv.id: lv.name["en"] for lv in fw.levels} == {"silver": "Silver", "gold": "Gold",
                                                            "platinum": "Platinum", "diamond": "Diamond"}
+
+
+# -- files validated before are not validated again at every start ----------------------------
+
+def _fresh_caches(fwmod) -> None:
+    fwmod.already_validated.cache_clear()
+    fwmod.schemas_digest.cache_clear()
+    fwmod.load_framework.cache_clear()
+
+
+def test_the_record_of_validated_resources_is_current():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import check_resources
+
+    assert check_resources.main(["--check"]) == 0, "run: python scripts/check_resources.py"
+
+
+def test_unchanged_files_are_not_validated_again_and_changed_ones_are(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from app.model import framework as fwmod
+
+    _fresh_caches(fwmod)
+    calls = []
+    real = fwmod._validator
+
+    def counting(name):
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(fwmod, "_validator", counting)
+    meta, stages = fwmod.load_raw()
+    assert calls == [] and len(stages) == 4  # the shipped files: recorded as valid, not checked again
+
+    copy = tmp_path / "global"
+    shutil.copytree(fwmod.framework_dir(), copy)
+    stage = copy / "stage-B.json"
+    doc = json.loads(stage.read_text(encoding="utf-8"))
+    doc["criteria"][0]["requirements"][0]["fields"][0]["type"] = "colour"  # not a field type
+    stage.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValidationError):
+        fwmod.load_raw(copy)
+    assert calls == ["stage.schema.json"]  # the edited file, and only it, was checked in full
+
+    monkeypatch.setattr(fwmod, "schemas_digest", lambda: "0" * 64)  # a schema changed since
+    fwmod.already_validated.cache_clear()
+    assert fwmod.already_validated() == frozenset()
+    fwmod.load_raw()
+    assert calls.count("framework.schema.json") == 1 and calls.count("stage.schema.json") == 5
+    monkeypatch.undo()
+    _fresh_caches(fwmod)
+
+
+def test_a_damaged_record_only_means_everything_is_validated(tmp_path, monkeypatch):
+    import shutil
+
+    from app.model import framework as fwmod
+    from app.resources import resources_dir
+
+    res = tmp_path / "resources"
+    shutil.copytree(resources_dir(), res)
+    (res / fwmod.VALIDATED_FILE).write_text("{not json", encoding="utf-8")
+    monkeypatch.setenv("SDGKIT_RESOURCES", str(res))
+    _fresh_caches(fwmod)
+    try:
+        assert fwmod.already_validated() == frozenset()
+        assert len(fwmod.load_raw()[1]) == 4
+    finally:
+        monkeypatch.delenv("SDGKIT_RESOURCES")
+        _fresh_caches(fwmod)

@@ -65,16 +65,18 @@ class Catalogue:
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
+    import hashlib
+
     path = resource("indicators", "catalogue.json")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ValidationError(N_("The indicator catalogue {path} cannot be read: {detail}"),
                               path=str(path), detail=str(exc)) from None
     from app.model.framework import validate_against
 
-    validate_against("indicators.schema.json", data, path)
+    validate_against("indicators.schema.json", data, path, hashlib.sha256(raw).hexdigest())
     inds = {
         d["id"]: Indicator(
             id=d["id"], code=d["code"], framework=d["framework"], name=d["name"], domain=d["domain"],
