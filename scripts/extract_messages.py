@@ -18,9 +18,13 @@ LANGS = ("ar", "zh", "fr", "ru", "es")
 MARKERS = {"_", "N_", "tr"}
 
 
-def messages(root: Path = ROOT / "app") -> dict[str, list[str]]:
+SOURCES = (ROOT / "app", ROOT / "installer")  # installer/entry.py speaks before the app starts
+
+
+def messages(roots: Path | tuple[Path, ...] = SOURCES) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for path in sorted(root.rglob("*.py")):
+    roots = (roots,) if isinstance(roots, Path) else roots
+    for path in sorted(p for root in roots for p in root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args:
