@@ -989,7 +989,6 @@ class _HashThread:
 
 
 HASH_BATCH = 1 << 20
-IO_BLOCK = 1 << 20
 
 
 class _SegmentReader(io.RawIOBase):
@@ -1029,9 +1028,7 @@ class _SegmentReader(io.RawIOBase):
                 raise IntegrityError(N_("Object {object} in the bundle does not match its name: its segments were "
                                         "swapped or altered."), object=str(self._object_id)[:12])
             return False
-        # read a MiB per system call: each call lets the hash thread take the GIL, and a hand-over
-        # per 64 KiB age chunk costs more in thread switches than the decryption itself
-        self._fh = open(self._paths[self._i], "rb", buffering=IO_BLOCK)
+        self._fh = open(self._paths[self._i], "rb")
         self._seg = hashlib.sha256()
         return True
 
@@ -1223,7 +1220,7 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
         for oid, o in sorted(objs.items()):
             check()
             tmp = plain_dir / oid
-            with open(tmp, "xb", buffering=IO_BLOCK) as fh:  # a MiB per write (see _SegmentReader)
+            with open(tmp, "xb") as fh:
                 h = _HashingWriter(fh, hasher)
                 base = done
                 _decrypt_object(vb, oid, h, [identity], limits, cancel,  # type: ignore[arg-type]
