@@ -89,7 +89,8 @@ def test_image_layout(image):
                 "fonts/KurintoSans-Rg.ttf", "fonts/KurintoSans-Bd.ttf", "fonts/KurintoSansSC-Rg.ttf",
                 "fonts/OFL-1.1.txt"):
         assert (res / rel).exists(), rel
-    assert (image["prog"] / "_internal" / "app" / "model" / "migrations" / "env.py").is_file()
+    for history in ("model/migrations", "sync/migrations/platform", "sync/migrations/outbox"):
+        assert (image["prog"] / "_internal" / "app" / history / "env.py").is_file(), history
     assert image["exe"].is_file() and os.access(image["exe"], os.X_OK)
     assert "DEMO" in image["trusted_comment"] and image["demo"]
     assert "THIS IS A DEMO KIT" in (root / "README.txt").read_text(encoding="utf-8")
@@ -197,7 +198,15 @@ def test_command_line_works_frozen(image, tmp_path):
     assert rep["ok"] and rep["demo"] and rep["stage"] == "B"
     r = run(image["exe"], "--data", str(data), "--lang", "ar", "status", env=env)
     assert r.returncode == 0 and "Traceback" not in r.stderr
+    # an officer's outbox is built by its migrations, which the program carries as files
+    officer = image["root"] / "data" / "frozen-cli-officer"
+    r = run(image["exe"], "--data", str(officer), "keys", "trust-import", str(data / "demo" / "trust-pack"), "--demo",
+            env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(image["exe"], "--data", str(officer), "officer", "collect", str(Path(bundle).parent), env=env)
+    assert r.returncode == 0 and "1 collected" in r.stdout, r.stdout + r.stderr
     shutil.rmtree(data)
+    shutil.rmtree(officer)
 
 
 # -- genuine kit ------------------------------------------------------------------------------

@@ -123,11 +123,11 @@ def current_revision(path: Path) -> str | None:
         con.close()
 
 
-def backup_database(src: Path, backups_dir: Path, label: str) -> Path:
+def backup_database(src: Path, backups_dir: Path, label: str, prefix: str = "kit") -> Path:
     """Copy the live database with SQLite's backup API into ``backups_dir`` (fsynced), keep the newest few."""
     backups_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    dst = backups_dir / f"kit-{stamp}-{label}.db"
+    dst = backups_dir / f"{prefix}-{stamp}-{label}.db"
     tmp = dst.with_suffix(".db.tmp-backup")
     source = _raw_connect(src)
     try:
@@ -145,7 +145,7 @@ def backup_database(src: Path, backups_dir: Path, label: str) -> Path:
         os.fsync(fh.fileno())
     tmp.replace(dst)
     fsync_dir(backups_dir)
-    backups = sorted(backups_dir.glob("kit-*.db"))
+    backups = sorted(backups_dir.glob(f"{prefix}-*.db"))
     for old in backups[:-KEEP_BACKUPS]:
         old.unlink(missing_ok=True)
     return dst

@@ -25,6 +25,8 @@ from sqlalchemy import BigInteger, Integer, String, Text, create_engine, event, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from app.dbmigrate import History, prepare
+from app.i18n import N_
 from app.model.db import unit_of_work
 from app.model.lock import DataLock
 
@@ -93,6 +95,15 @@ class OSetting(OBase):
     value: Mapped[str] = mapped_column(Text)
 
 
+HISTORY = History(
+    name="outbox", version_table="outbox_alembic_version", metadata=OBase.metadata,
+    legacy_tables=frozenset({"outbox_bundle", "outbox_object"}),
+    newer_message=N_("This outbox was last used by a newer version of the kit (revision {revision}). Use that "
+                     "version or newer to open it."),
+    failed_message=N_("Updating the outbox failed and was undone: {detail}."),
+)
+
+
 class Outbox:
     """The outbox of one data folder. Use as a context manager; one process at a time."""
 
@@ -133,7 +144,11 @@ class Outbox:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
 
-            OBase.metadata.create_all(engine)
+            try:
+                prepare(engine, HISTORY, backup=self._backup)
+            except BaseException:
+                engine.dispose()
+                raise
             self.engine = engine
             self._sessions = sessionmaker(engine, expire_on_commit=False)
         except BaseException:
@@ -141,6 +156,13 @@ class Outbox:
                 self._lock.release()
             raise
         return self
+
+    def _backup(self) -> None:
+        from app.model.db import backup_database
+
+        db = self.root / "outbox.db"
+        if db.is_file():
+            backup_database(db, self.root / "backups", "before-upgrade", prefix="outbox")
 
     def close(self) -> None:
         if self.engine is not None:

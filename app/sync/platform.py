@@ -267,7 +267,7 @@ class Platform:
         for sub in ("objects", "uploads", "incoming", "bundles", "quarantine", "mailbox", "registry"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self.db_url = db_url or f"sqlite:///{self.folder / 'platform.db'}"
-        self.engine = db.make_engine(self.db_url)
+        self.engine = db.open_engine(self.db_url, backup=self._backup_database)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer: serialise write transactions here instead of meeting SQLITE_BUSY.
         self._write_lock: Any = threading.RLock() if self.db_url.startswith("sqlite") else nullcontext()
@@ -287,6 +287,16 @@ class Platform:
         self.demo = reg.demo
 
     # -- plumbing --------------------------------------------------------------------------------
+    def _backup_database(self) -> None:
+        """Before a SQLite platform database is upgraded: a consistent copy in backups/."""
+        if not self.db_url.startswith("sqlite:///"):
+            return  # PostgreSQL: pg_dump is the administrator's, and the upgrade is one transaction
+        from app.model.db import backup_database
+
+        path = Path(self.db_url.removeprefix("sqlite:///"))
+        if path.is_file():
+            backup_database(path, self.folder / "backups", "before-upgrade", prefix="platform")
+
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
         with unit_of_work(self._sessions, self._write_lock if write else None) as s:

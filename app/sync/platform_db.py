@@ -1,18 +1,23 @@
 """The platform's own database (SQLAlchemy): SQLite in the platform folder by default, PostgreSQL by URL.
 
-Its own metadata, separate from the kit's store, created with ``create_all`` (every table is new
-in this first version; later changes come with a migration, as for the kit's store). The
-identity of a submission revision is enforced by the database, not by a check-then-insert:
+Its own metadata, separate from the kit's store, and its own migrations
+(``app/sync/migrations/platform``, version table ``p_alembic_version``, see :mod:`app.dbmigrate`):
+opening a database brings it to the newest revision, and a database a newer kit has migrated is
+refused. The identity of a submission revision is enforced by the database, not by a check-then-insert:
 ``UNIQUE(bundle_id)`` and ``UNIQUE(submission_id, revision)``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.dbmigrate import History, prepare
+from app.i18n import N_
 
 SCHEMA_VERSION = 1
 
@@ -166,5 +171,24 @@ def make_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
-    PBase.metadata.create_all(engine)
+    return engine
+
+
+HISTORY = History(
+    name="platform", version_table="p_alembic_version", metadata=PBase.metadata,
+    legacy_tables=frozenset({"p_bundle", "p_object", "p_upload"}),
+    newer_message=N_("This platform database was last used by a newer version of the kit (revision {revision}). "
+                     "Use that version or newer to open it."),
+    failed_message=N_("Updating the platform database failed and was undone: {detail}."),
+)
+
+
+def open_engine(url: str, *, backup: Callable[[], Any] | None = None) -> Engine:
+    """:func:`make_engine`, with the database brought to the newest revision (see :mod:`app.dbmigrate`)."""
+    engine = make_engine(url)
+    try:
+        prepare(engine, HISTORY, backup=backup)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine

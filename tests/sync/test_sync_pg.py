@@ -36,6 +36,8 @@ def _fresh_schema() -> None:
 
     engine = create_engine(PG)
     PBase.metadata.drop_all(engine)
+    with engine.begin() as conn:  # and the migration history: the next Platform builds it all again
+        conn.exec_driver_sql("DROP TABLE IF EXISTS p_alembic_version")
     engine.dispose()
 
 
