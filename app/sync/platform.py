@@ -85,6 +85,7 @@ class PlatformSettings:
     stored_quota_bytes: int = 256 << 30  # committed by this key
     max_active_uploads: int = 64
     upload_expiry_seconds: int = 7 * 86400
+    pending_expiry_seconds: int = 30 * 86400  # a negotiation untouched this long is abandoned
     idle_timeout_seconds: float = 60.0  # a PATCH whose body stops arriving for this long is closed
     clock_skew_seconds: int = proto.MAX_CLOCK_SKEW
     cleanup_interval_seconds: float = 300.0
@@ -528,6 +529,8 @@ class Platform:
                     if conflict is None:
                         assert row is not None
                         state, receipt = row.state, row.receipt
+                        if row.state == "pending":
+                            row.touched_at = self._stamp()  # worked on: not abandoned
                         owned = self._owned(s, city, [o for o, _ in pres.objects])
                         newest = self._newest_revision(s, m["submission_id"], exclude=bundle_id)
             except DBIntegrityError:
@@ -579,6 +582,8 @@ class Platform:
             obj = s.get(db.PBundleObject, (bundle_id, object_id))
             if obj is None:
                 raise ApiError(400, "bad_request", "this object is not part of the bundle")
+            if b.state == "pending":
+                b.touched_at = self._stamp()
             if obj.size != length:
                 raise ApiError(400, "bad_request", "Upload-Length differs from the object's size in bundle.json")
             if object_id in self._owned(s, b.city_id, [object_id]):
@@ -885,8 +890,17 @@ class Platform:
         return path
 
     # -- housekeeping --------------------------------------------------------------------------
+    def _stamp(self, at: float | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock() if at is None else at))
+
     def cleanup(self) -> dict[str, int]:
+        """Housekeeping (every ``cleanup_interval_seconds`` while serving): expired uploads, old
+        nonces, and abandoned negotiations -- pending bundles nobody negotiated or uploaded to for
+        ``pending_expiry_seconds`` and with no live upload -- with their small files, the quota they
+        held and the objects no other bundle uses. Committed bundles and their objects are never
+        touched."""
         now = int(self.clock())
+        cutoff = self._stamp(now - self.settings.pending_expiry_seconds)
         with self.session() as s:
             expired = list(s.execute(select(db.PUpload.upload_id).where(db.PUpload.state == "active",
                                                                         db.PUpload.expires_at < now)).scalars())
@@ -894,9 +908,29 @@ class Platform:
                 s.execute(update(db.PUpload).where(db.PUpload.upload_id.in_(expired)).values(state="expired"))
             old = s.execute(db.PNonce.__table__.delete().where(
                 db.PNonce.ts < now - 2 * self.settings.clock_skew_seconds)).rowcount
+            live = select(db.PUpload.bundle_id).where(db.PUpload.state == "active", db.PUpload.expires_at >= now)
+            abandoned = list(s.execute(select(db.PBundle.bundle_id).where(
+                db.PBundle.state == "pending", func.coalesce(db.PBundle.touched_at, db.PBundle.created_at) < cutoff,
+                db.PBundle.bundle_id.not_in(live))).scalars())
+            if abandoned:
+                s.execute(db.PBundleObject.__table__.delete().where(db.PBundleObject.bundle_id.in_(abandoned)))
+                s.execute(db.PBundle.__table__.delete().where(db.PBundle.bundle_id.in_(abandoned),
+                                                              db.PBundle.state == "pending"))
+                for b in abandoned:
+                    self.event(s, "abandoned", b, None)
+            used = select(db.PBundleObject.object_id)
+            orphans = list(s.execute(select(db.PObject.object_id).where(db.PObject.object_id.not_in(used))).scalars())
+            if orphans:
+                s.execute(db.PObjectOwner.__table__.delete().where(db.PObjectOwner.object_id.in_(orphans)))
+                s.execute(db.PObject.__table__.delete().where(db.PObject.object_id.in_(orphans)))
         for upload_id in expired:
             self.upload_path(upload_id).unlink(missing_ok=True)
-        return {"expired_uploads": len(expired), "nonces": int(old or 0)}
+        for b in abandoned:
+            shutil.rmtree(self.folder / "incoming" / b, ignore_errors=True)
+        for o in orphans:
+            self.object_path(o).unlink(missing_ok=True)
+        return {"expired_uploads": len(expired), "nonces": int(old or 0), "abandoned_bundles": len(abandoned),
+                "unused_objects": len(orphans)}
 
     def commits(self, bundle_id: str) -> int:
         """How many times ``bundle_id`` was committed (tests and audits: must be 0 or 1)."""

@@ -52,6 +52,7 @@ class PBundle(PBase):
     created_at: Mapped[str] = mapped_column(String(32), default=utcnow)
     committed_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     receipt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    touched_at: Mapped[str | None] = mapped_column(String(32), nullable=True)  # last negotiate/upload (p0002)
     __table_args__ = (UniqueConstraint("submission_id", "revision", name="uq_p_bundle_revision"),)
 
 

@@ -62,9 +62,13 @@ def test_the_migrations_build_exactly_the_models_schema(tmp_path, name):
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 def test_a_database_made_before_migrations_is_taken_over_with_its_rows(tmp_path, name):
+    from alembic import command
+
     history = HISTORIES[name]
     engine = create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    history.metadata.create_all(engine)  # what the earlier version did
+    with engine.begin() as conn:  # what the version before migrations made with create_all: the first
+        command.upgrade(history.config(conn), history.first())  # revision's tables, and no version table
+        conn.exec_driver_sql(f"DROP TABLE {history.version_table}")
     table = sorted(history.legacy_tables)[0]
     cols = inspect(engine).get_columns(table)
     with engine.begin() as conn:
@@ -129,10 +133,14 @@ def test_a_failed_upgrade_is_undone_completely_on_sqlite(tmp_path):
 
 
 def test_an_outbox_from_before_migrations_opens_with_a_backup_first(tmp_path):
+    from alembic import command
+
     data = tmp_path / "officer"
     (data / "outbox").mkdir(parents=True)
     engine = create_engine(f"sqlite:///{data / 'outbox' / 'outbox.db'}")
-    OUTBOX.metadata.create_all(engine)
+    with engine.begin() as conn:
+        command.upgrade(OUTBOX.config(conn), OUTBOX.first())
+        conn.exec_driver_sql(f"DROP TABLE {OUTBOX.version_table}")
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO outbox_setting (key, value) VALUES ('platform_url', 'https://p')")
     engine.dispose()

@@ -506,3 +506,55 @@ def test_a_bundle_damaged_in_the_outbox_is_not_sent_and_is_collected_again(world
     rep2 = collect(world.officer, stick).as_dict()
     assert rep2["cities"][0]["collected"]
     assert len(sync(world.officer, world.officer_key, url=service.url, policy=FAST, pull=False).sent) == 1
+
+
+def test_abandoned_negotiations_are_cleared_with_their_quota_and_unshared_objects(world, service, platform, tmp_path):
+    from app.sync import platform_db as db
+
+    day = 86400
+    k, tus = world.officer_key, {"Tus-Resumable": "1.0.0"}
+    assert len(send(world, service, tmp_path, "B1").sent) == 1  # committed: never touched by housekeeping
+    b1 = verify_folder(world.bundles["B1"]).manifest
+    kept = [o["id"] for o in b1["objects"]]
+    assert all(platform.object_path(o).is_file() for o in kept)
+
+    # A1 is negotiated and one object sent in full; then nobody comes back to commit it
+    folder = world.bundles["A1"]
+    m = verify_folder(folder).manifest
+    url = f"{API}/bundles/{m['bundle_id']}/negotiate"
+    assert signed(service.url, k, "POST", url, body=negotiate_body(folder)).status_code == 200
+    obj = max(m["objects"], key=lambda o: o["size"])
+    meta = f"bundle_id {proto.b64(m['bundle_id'].encode())},object_id {proto.b64(obj['id'].encode())}"
+    r = signed(service.url, k, "POST", f"{API}/uploads",
+               headers={**tus, "Upload-Length": str(obj["size"]), "Upload-Metadata": meta})
+    data = b"".join((folder / seg["name"]).read_bytes() for seg in obj["segments"])
+    r = signed(service.url, k, "PATCH", r.headers["location"], body=data,
+               headers={**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 204 and platform.object_path(obj["id"]).is_file()
+
+    def pending_bytes() -> int:
+        with platform.session(write=False) as s:
+            return sum(b.size for b in s.query(db.PBundle).filter(db.PBundle.state == "pending"))
+
+    assert pending_bytes() == verify_folder(folder).size  # what counts against the officer's quota
+    real = platform.clock
+    expiry = platform.settings.pending_expiry_seconds
+    try:
+        assert platform.cleanup()["abandoned_bundles"] == 0  # fresh
+        platform.clock = lambda: real() + expiry - day  # a day before it would be abandoned ...
+        r = signed(service.url, k, "POST", url, body=negotiate_body(folder), ts=platform.clock())
+        assert r.status_code == 200 and obj["id"] not in {o["id"] for o in r.json()["missing"]}  # kept meanwhile
+        platform.clock = lambda: real() + expiry + day  # ... the officer came back: not abandoned
+        assert platform.cleanup()["abandoned_bundles"] == 0
+        platform.clock = lambda: real() + 2 * expiry  # a whole expiry period of quiet since
+        rep = platform.cleanup()
+    finally:
+        platform.clock = real
+    assert rep["abandoned_bundles"] == 1 and rep["unused_objects"] == 1
+    assert not platform.object_path(obj["id"]).exists() and not (platform.folder / "incoming" / m["bundle_id"]).exists()
+    assert pending_bytes() == 0  # the quota it held is free again
+    assert all(platform.object_path(o).is_file() for o in kept)
+    verify_folder(platform.folder / "bundles" / b1["bundle_id"])  # the committed bundle is whole
+    # A1 can be sent again from the start, and is received once
+    assert len(send(world, service, tmp_path / "again", "A1").sent) == 1
+    assert platform.commits(m["bundle_id"]) == 1
