@@ -83,12 +83,22 @@ def _isolates_to_embeddings(text: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1)
+def _reshaper() -> Any:
+    """Arabic shaping that keeps the harakat (short vowels, shadda, sukun, tanwin): names and
+    quotations are written with them, and dropping them changes what a reader sees. Kurinto Sans
+    draws each mark with no advance over the letter drawn after it, which after the reordering
+    for left-to-right drawing is the letter it belongs to."""
+    import arabic_reshaper
+
+    return arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
+
+
 def visual_rtl(text: str) -> str:
     """Shape and reorder one line of Arabic for drawing left to right (brackets mirrored)."""
-    import arabic_reshaper
     from bidi.algorithm import get_display
 
-    visual = get_display(arabic_reshaper.reshape(_isolates_to_embeddings(text)), base_dir="R")
+    visual = get_display(_reshaper().reshape(_isolates_to_embeddings(text)), base_dir="R")
     return visual.translate(_EMBEDDINGS)  # the marks did their work; fonts have no glyph for them
 
 
