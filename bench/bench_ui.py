@@ -73,8 +73,17 @@ def p95(xs: list[float]) -> float:
     return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
 
 
+def _env(**extra: str) -> dict[str, str]:
+    """The launches' environment. Python may cache bytecode, as it does on any PC after the first
+    start (and as the frozen program ships it): a machine with PYTHONDONTWRITEBYTECODE set would
+    otherwise compile the kit's modules from source at every launch and the bare window's not."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def timed_start(cmd: list[str]) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    env = _env(QT_QPA_PLATFORM="offscreen")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     assert proc.stdout is not None
@@ -103,12 +112,12 @@ def make_demo(folder: Path) -> Path:
 def bench_launch(work: Path, runs: int) -> dict[str, float]:
     data = make_demo(work / "launch")
     bare, kit = [], []
-    timed_start([sys.executable, "-c", BARE])  # warm the file cache once for both
+    timed_start([sys.executable, "-c", BARE])  # warm the file and bytecode caches once for both
     timed_start([sys.executable, "-m", "app.ui.main", "--data", str(data), "--exit-when-ready"])
     for _ in range(runs):
         bare.append(timed_start([sys.executable, "-c", BARE]))
         kit.append(timed_start([sys.executable, "-m", "app.ui.main", "--data", str(data), "--exit-when-ready"]))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = _env()
     parts = [json.loads(subprocess.run([sys.executable, "-c", BREAKDOWN, str(data)], capture_output=True, text=True,
                                        env=env, cwd=ROOT).stdout) for _ in range(3)]
     core = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
