@@ -81,6 +81,12 @@ def apply_language(app: QGuiApplication, lang: str) -> str:
 # -- formatting ---------------------------------------------------------------------------------
 
 @lru_cache(maxsize=8)
+def isolate(text: str) -> str:
+    """``text`` (a path, a file name, a fingerprint) as a first-strong isolate when the interface is
+    right to left, so its own direction survives among Arabic words; unchanged otherwise."""
+    return f"\u2068{text}\u2069" if text and is_rtl() else text
+
+
 def _locale_for(lang: str) -> QLocale:
     return qlocale(lang)
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app.errors import Cancelled, CryptoError
 from app.i18n import N_, _, text_in
 from app.model.guide_steps import bundle_needed_bytes, removable_mount
-from app.ui.look import ERROR, WARN, fmt_size, passphrase_field, tint
+from app.ui.look import ERROR, WARN, fmt_size, isolate, passphrase_field, tint
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import error_text
 
@@ -167,7 +167,7 @@ class SealDialog(QDialog):
         self.dest_list.clear()
         for d in self.destinations:
             free = d.free()
-            text = d.label + "\n" + str(d.path)
+            text = d.label + "\n" + isolate(str(d.path))
             if free is not None:
                 text += "  ·  " + _("{free} free", free=fmt_size(free))
             self.dest_list.addItem(QListWidgetItem(text))
@@ -180,7 +180,7 @@ class SealDialog(QDialog):
         """Use ``folder`` (what "Choose another folder…" does)."""
         d = Destination(_("Folder you chose"), Path(folder), False, chosen=True)
         self.destinations.append(d)
-        self.dest_list.addItem(QListWidgetItem(d.label + "\n" + str(d.path)))
+        self.dest_list.addItem(QListWidgetItem(d.label + "\n" + isolate(str(d.path))))
         self.dest_list.setCurrentRow(len(self.destinations) - 1)
 
     def choose_folder(self) -> None:
