@@ -41,6 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     q.add_argument("--port", type=int, default=8470, help=_("port to listen on (0: any free port)"))
     q.set_defaults(func=cmd_platform_serve)
 
+    q = ps.add_parser("cleanup", help=_("Run the service's housekeeping once (expired uploads, abandoned "
+                                        "negotiations, unused objects) and bring its database up to date"))
+    q.add_argument("--db", metavar="URL", help=_("database URL (default: SQLite in the platform folder)"))
+    q.add_argument("--json", action="store_true", help=_("print the result as JSON"))
+    q.set_defaults(func=cmd_platform_cleanup)
+
     q = ps.add_parser("register", help=_("Register enrolments, courier grants or panel recipients files"))
     q.add_argument("files", nargs="+", metavar="FILE", help=_("signed documents (their .minisig beside them)"))
     q.add_argument("--json", action="store_true", help=_("print the result as JSON"))
@@ -122,6 +128,23 @@ def cmd_platform_serve(args: Any) -> int:
     except OSError as exc:
         raise UserInputError(N_("Cannot listen on {host}:{port}: {detail}"), host=args.host, port=args.port,
                              detail=exc.strerror or str(exc)) from None
+    return 0
+
+
+def cmd_platform_cleanup(args: Any) -> int:
+    from app.sync.platform import Platform
+
+    plat = Platform(data_dir(args), db_url=args.db)
+    try:
+        done = plat.cleanup()
+    finally:
+        plat.close()
+    if args.json:
+        print_json(done)
+        return 0
+    print(_("Housekeeping: {uploads} expired upload(s), {bundles} abandoned negotiation(s) and {objects} unused "
+            "object(s) removed.", uploads=done["expired_uploads"], bundles=done["abandoned_bundles"],
+            objects=done["unused_objects"]))
     return 0
 
 

@@ -65,6 +65,14 @@ def test_demo_city_to_platform_and_back_to_the_citys_home_screen(demo_template, 
         assert [r["bundle_id"] for r in delivered["receipts"]] == [bundle_id] and delivered["status_updated"]
     finally:
         service.stop()
+    # the platform's housekeeping, run by hand: a committed bundle is never cleaned away
+    _, out = sdgkit(capsys, "--data", str(platform), "platform", "cleanup", "--json")
+    assert json.loads(out) == {"expired_uploads": 0, "nonces": json.loads(out)["nonces"], "abandoned_bundles": 0,
+                               "unused_objects": 0}
+    _, out = sdgkit(capsys, "--data", str(platform), "platform", "cleanup")
+    assert out.startswith("Housekeeping: 0 expired upload(s), 0 abandoned negotiation(s)")
+    _, out = sdgkit(capsys, "--data", str(city), "bundle", "verify", str(platform / "bundles" / bundle_id), "--json")
+    assert json.loads(out)["ok"]
     # the city's home screen reads its bundles' status: "received", with a receipt the city can check
     _, out = sdgkit(capsys, "--data", str(city), "bundle", "list", "--json")
     (row,) = [r for r in json.loads(out) if r["bundle_id"] == bundle_id]
