@@ -28,7 +28,7 @@ How to run them again:
 
 ## Goals not met, and why
 
-- **Desktop app launch, about 5x a bare PySide6 window** (0.54 s; the 1.5 s goal is met, the 2x
+- **Desktop app launch, about 5x a bare PySide6 window** (0.52 s; the 1.5 s goal is met, the 2x
   ratio is not). A bare window needs only Qt (0.10 s); the kit also imports SQLAlchemy, the store's
   models and cryptography (about 0.3 s on this machine) before the home screen can say anything
   true about the city's data. Opening the store was cut from 0.16 s to 0.01 s and loading the
