@@ -87,6 +87,22 @@ def isolate(text: str) -> str:
     return f"\u2068{text}\u2069" if text and is_rtl() else text
 
 
+def collation_key(text: str) -> Any:
+    """A sort key for ``text`` by the rules of the interface language (ICU, through Qt): Spanish puts
+    ñ after n, Chinese sorts by pinyin, and case and accents only break ties -- as people expect
+    a list of cities to be ordered."""
+    return _collator(current_language()).sortKey(text)
+
+
+@lru_cache(maxsize=8)
+def _collator(lang: str) -> Any:
+    from PySide6.QtCore import QCollator
+
+    c = QCollator(qlocale(lang))
+    c.setNumericMode(True)  # "Ward 2" before "Ward 10"
+    return c
+
+
 def _locale_for(lang: str) -> QLocale:
     return qlocale(lang)
 

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import N_, _
-from app.ui.look import ERROR, HINT, WARN, fmt_datetime, fmt_number, fmt_size, in_reading_order, lead, tint
+from app.ui.look import (ERROR, HINT, WARN, collation_key, fmt_datetime, fmt_number, fmt_size, in_reading_order,
+                         lead, tint)
 from app.ui.roles import RoleApp, TrustPackDialog, role_menu_tail
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import Task, error_text
@@ -205,7 +206,7 @@ class OfficerWindow(QMainWindow):
         by_city: dict[str, list[dict[str, Any]]] = {}
         for r in self.rows:
             by_city.setdefault(r["city"], []).append(r)
-        for city, rows in sorted(by_city.items(), key=lambda kv: (kv[1][0]["city_name"] or kv[0]).lower()):
+        for city, rows in sorted(by_city.items(), key=lambda kv: collation_key(kv[1][0]["city_name"] or kv[0])):
             name = rows[0]["city_name"] or city
             waiting = sum(1 for r in rows if r["status"] != "received")
             top = QTreeWidgetItem([in_reading_order(_("{city}: {count} bundle(s), {waiting} not yet received",

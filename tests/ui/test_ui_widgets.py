@@ -227,3 +227,21 @@ def test_missing_list_jumps_to_the_field_and_focuses_it(qtbot, demo_dir, launche
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not None
                     and (editor.isAncestorOf(QApplication.focusWidget()) or QApplication.focusWidget() is editor))
     assert "·" in view.missing_list.item(row).text()
+
+
+def test_lists_of_names_sort_by_the_rules_of_the_interface_language(qapp):
+    from app.ui.look import apply_language, collation_key
+
+    try:
+        apply_language(qapp, "es")
+        assert sorted(["Ñuñoa", "Oaxaca", "Nairobi", "nuevo"], key=collation_key) == ["Nairobi", "nuevo", "Ñuñoa",
+                                                                                       "Oaxaca"]
+        apply_language(qapp, "zh")
+        assert sorted(["中山", "北京", "安阳"], key=collation_key) == ["安阳", "北京", "中山"]  # an, bei, zhong
+        apply_language(qapp, "ru")
+        assert sorted(["Ярославль", "Ёлкино", "Екатеринбург", "Жуковский"], key=collation_key) == [
+            "Екатеринбург", "Ёлкино", "Жуковский", "Ярославль"]
+        apply_language(qapp, "en")
+        assert sorted(["Ward 10", "ward 3", "Ward 2"], key=collation_key) == ["Ward 2", "ward 3", "Ward 10"]
+    finally:
+        apply_language(qapp, "en")
