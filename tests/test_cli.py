@@ -100,3 +100,24 @@ def test_audit_verify_and_check_commands(demo_dir: Path):
 def test_version_is_fast_path():
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("sdgkit ")
+
+
+def test_framework_validate_checks_in_full_even_files_the_record_calls_valid(tmp_path: Path):
+    import hashlib
+    import shutil
+
+    from app.model.framework import schemas_digest
+    from tests.conftest import ROOT
+
+    res = tmp_path / "resources"
+    shutil.copytree(ROOT / "resources", res, ignore=shutil.ignore_patterns("fonts"))
+    stage = res / "framework" / "global" / "stage-A.json"
+    data = json.loads(stage.read_text(encoding="utf-8"))
+    data["criteria"][0]["requirements"][0]["fields"][0]["type"] = "colour-picker"
+    stage.write_bytes(json.dumps(data).encode("utf-8"))
+    record = json.loads((res / "validated.json").read_text(encoding="utf-8"))
+    assert record["schemas"] == schemas_digest()  # the copy's schemas are the same files
+    record["valid"].append("stage.schema.json:" + hashlib.sha256(stage.read_bytes()).hexdigest())  # a false record
+    (res / "validated.json").write_text(json.dumps(record), encoding="utf-8")
+    r = run_cli("--data", str(tmp_path / "d"), "framework", "validate", env={"SDGKIT_RESOURCES": str(res)})
+    assert r.returncode == 2 and "stage-A.json" in r.stderr and "colour-picker" in r.stderr

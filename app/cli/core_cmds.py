@@ -298,8 +298,9 @@ def _demo_trust(kit: Any) -> dict[str, Any]:
 
 
 def cmd_framework_validate(args: Any) -> int:
-    from app.model.framework import apply_overlay, build, load_framework, load_overlay_file, load_raw
+    from app.model.framework import apply_overlay, build, check_in_full, load_framework, load_overlay_file, load_raw
 
+    check_in_full()  # this command is the check: no file is let through on the record of an earlier one
     if args.overlay_file:
         meta, stages = load_raw()
         p = Path(args.overlay_file)
