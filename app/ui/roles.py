@@ -194,6 +194,10 @@ class KeyDialog(QDialog):
         self.file_label, self.path = path_field(lay, _("Key file"), ctx.default_keyfile(), _("Choose the key file"),
                                                 self._browse)
         self.pass_label, self.passphrase = passphrase_field(lay, _("Passphrase"))
+        self.no_key = wrapped(_("No key file was found in {folder}. Choose yours, or create one if you have none "
+                                "yet.", folder=str(ctx.data_dir / "keys")))
+        self.no_key.setVisible(not self.path.text())
+        lay.addWidget(self.no_key)
         self.message = wrapped("", ERROR)
         self.message.setVisible(False)
         lay.addWidget(self.message)

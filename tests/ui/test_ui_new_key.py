@@ -36,6 +36,7 @@ def test_a_panel_member_creates_a_key_and_an_unlisted_key_imports_nothing(qtbot,
     qtbot.mouseClick(dlg.import_btn, Qt.MouseButton.LeftButton)
     key_dlg = ctx.key_dialog
     assert key_dlg.isVisible() and ctx.member is None
+    assert key_dlg.no_key.isVisible() and str(w.panel / "keys") in key_dlg.no_key.text()  # says what to do
     qtbot.mouseClick(key_dlg.new_btn, Qt.MouseButton.LeftButton)
     new = key_dlg.new_dialog
     assert new.isVisible() and not new.ok.isEnabled()
