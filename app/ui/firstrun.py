@@ -39,11 +39,8 @@ from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language, text_in
 from app.ui.fields import CheckList
 from app.ui.stage import heading, wrapped
 from app.ui.look import ERROR, WARN, lead, tint
-from app.ui.passphrase import NewPassphrase
+from app.ui.passphrase import NewPassphrase, new_key_kdf
 from app.ui.tasks import error_text
-
-#: Argon2id settings for new keys; None means the kit's default. Tests use the light demo settings.
-KEY_KDF: Any = None
 
 POPULATION_TEXT = {
     "<50k": N_("Fewer than 50,000 people"),
@@ -433,12 +430,12 @@ class KeyPage(QWizardPage):
         return False
 
     def create_key(self) -> Any:
-        from app.bundle.keys import DEFAULT_KDF, KeySet, Role, card_path_for, write_new_keyfile
+        from app.bundle.keys import KeySet, Role, card_path_for, write_new_keyfile
         from app.fsutil import atomic_write_bytes
 
         prof = self.ctx.kit.require_profile()
         passphrase, path = self.passphrase.text(), self.path
-        kdf = KEY_KDF or DEFAULT_KDF
+        kdf = new_key_kdf()
 
         def work(_progress: Any, _cancel: Any) -> Any:
             keyset = KeySet.generate(Role.CITY, prof.name)

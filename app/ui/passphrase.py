@@ -13,6 +13,15 @@ from app.i18n import N_, _
 
 STRENGTH_TEXT = [N_("Very weak"), N_("Weak"), N_("Acceptable"), N_("Good"), N_("Strong")]
 
+#: Argon2id settings for new keys; None means the kit's default. Tests use the light demo settings.
+KEY_KDF: Any = None
+
+
+def new_key_kdf() -> Any:
+    from app.bundle.keys import DEFAULT_KDF
+
+    return KEY_KDF or DEFAULT_KDF
+
 
 class NewPassphrase(QWidget):
     """A form for a new passphrase; :meth:`acceptable` says whether the kit would take it."""

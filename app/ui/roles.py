@@ -365,19 +365,19 @@ class NewKeyDialog(QDialog):
             return None
         if not self.ready() or (self.task is not None and not self.task.done):
             return self.task
-        from app.ui import firstrun
+        from app.ui.passphrase import new_key_kdf
 
         name, passphrase, path, role = self.name.text().strip(), self.form.text(), self.key_path, self.ctx.key_role
-        kdf = firstrun.KEY_KDF
+        kdf = new_key_kdf()
 
         def work(_progress: Any, _cancel: Any) -> Any:
-            from app.bundle.keys import DEFAULT_KDF, KeySet, card_path_for, refuse_existing_keyfile, write_new_keyfile
+            from app.bundle.keys import KeySet, card_path_for, refuse_existing_keyfile, write_new_keyfile
             from app.fsutil import atomic_write_bytes
 
             refuse_existing_keyfile(path)
             keyset = KeySet.generate(role, name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_new_keyfile(path, keyset, passphrase, kdf=kdf or DEFAULT_KDF)
+            write_new_keyfile(path, keyset, passphrase, kdf=kdf)
             atomic_write_bytes(card_path_for(path), keyset.card().to_bytes())
             return keyset
 

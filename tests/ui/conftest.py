@@ -13,10 +13,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def _english_and_light_keys(qapp, monkeypatch):
     """Every test starts in English, left to right; new keys use the light demo KDF (fast)."""
     from app.bundle.demo_trust import DEMO_KDF
-    from app.ui import firstrun
+    from app.ui import passphrase
     from app.ui.look import apply_language
 
-    monkeypatch.setattr(firstrun, "KEY_KDF", DEMO_KDF)
+    monkeypatch.setattr(passphrase, "KEY_KDF", DEMO_KDF)
     apply_language(qapp, "en")
     yield
     from app.ui.tasks import Task
