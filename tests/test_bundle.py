@@ -577,3 +577,32 @@ def test_segment_reader_lines_and_blocks_match_the_joined_segments_and_are_all_h
         with pytest.raises(IntegrityError):
             while bad.readline():
                 pass
+
+
+def test_a_packs_members_are_each_checked_as_they_are_unpacked(tmp_path):
+    import tarfile
+
+    def pack(path, members):
+        with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tf:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+
+    good, other = b"ward survey 2024\n", b"something else\n"
+    gid, oid = hashlib.sha256(good).hexdigest(), hashlib.sha256(other).hexdigest()
+    out = {}
+    pack(tmp_path / "ok.tar", [(gid, good)])
+    bmod._unpack(tmp_path / "ok.tar", tmp_path, [gid], out)
+    assert out[gid].read_bytes() == good
+    pack(tmp_path / "lie.tar", [(gid, other)])  # a member whose bytes are not its name's hash
+    (tmp_path / "x").mkdir()
+    with pytest.raises(IntegrityError):
+        bmod._unpack(tmp_path / "lie.tar", tmp_path / "x", [gid], {})
+    pack(tmp_path / "extra.tar", [(gid, good), (oid, other)])  # a member the manifest does not list
+    (tmp_path / "y").mkdir()
+    (tmp_path / "z").mkdir()
+    with pytest.raises(BundleError):
+        bmod._unpack(tmp_path / "extra.tar", tmp_path / "y", [gid], {})
+    with pytest.raises(BundleError):  # a listed member missing
+        bmod._unpack(tmp_path / "ok.tar", tmp_path / "z", [gid, oid], {})

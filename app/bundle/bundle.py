@@ -1221,7 +1221,9 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
             check()
             tmp = plain_dir / oid
             with open(tmp, "xb") as fh:
-                h = _HashingWriter(fh, hasher)
+                # a file object's plaintext is checked against its SHA-256 here; a pack's members are
+                # each checked as they are unpacked, so the pack as a whole is not hashed at all
+                h = _HashingWriter(fh, hasher, hashing=o.get("kind") == "file")
                 base = done
                 _decrypt_object(vb, oid, h, [identity], limits, cancel,  # type: ignore[arg-type]
                                 progress=(lambda d, _t, _l, b=base: progress(min(b + d, total), total, N_("Decrypting evidence")))
@@ -1282,19 +1284,25 @@ def open_bundle(vb: VerifiedBundle, identity: age.X25519Identity, out: Path | st
 
 
 class _HashingWriter(io.RawIOBase):
-    def __init__(self, dst: BinaryIO, hasher: _HashThread | None = None) -> None:
+    """Writes to ``dst`` and counts; with ``hashing`` also feeds ``self.hash`` (on the hash thread
+    when one is given)."""
+
+    def __init__(self, dst: BinaryIO, hasher: _HashThread | None = None, *, hashing: bool = True) -> None:
         super().__init__()
         self.dst = dst
         self.size = 0
         self.hash = hashlib.sha256()
         self._hasher = hasher
+        self._hashing = hashing
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:  # type: ignore[override]
         n = self.dst.write(data)
-        if self._hasher is not None:
+        if not self._hashing:
+            pass
+        elif self._hasher is not None:
             self._hasher.update(self.hash, memoryview(data)[:n])
         else:
             self.hash.update(memoryview(data)[:n])
