@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.errors import UserInputError
 from app.i18n import N_, _, current_language
 from app.ui.look import ERROR, lead, passphrase_field, path_field, tint
-from app.ui.roles import only_default
+from app.ui.roles import dialog_buttons
 
 VERDICT_TEXT = {
     "met": N_("Met"),
@@ -203,21 +202,11 @@ class ImportResultsDialog(QDialog):
         self.done_text.setAccessibleName(_("Imported review results"))
         self.done_text.setVisible(False)
         lay.addWidget(self.done_text)
-        buttons = QHBoxLayout()
         self.report_btn = QPushButton(_("Open the panel's report"))
         self.report_btn.setVisible(False)
         self.report_btn.clicked.connect(self._open_report)
-        self.import_btn = QPushButton(_("Import"))
-        self.import_btn.setDefault(True)
-        self.import_btn.clicked.connect(self.start_import)
-        self.close_btn = QPushButton(_("Close"))
-        self.close_btn.clicked.connect(self.reject)
-        buttons.addWidget(self.report_btn)
-        buttons.addStretch(1)
-        buttons.addWidget(self.import_btn)
-        buttons.addWidget(self.close_btn)
-        lay.addLayout(buttons)
-        only_default(self, self.import_btn)
+        self.import_btn, self.close_btn = dialog_buttons(self, lay, _("Import"), self.start_import,
+                                                         leading=(self.report_btn,))
         if not self.keyfile.is_file():
             self.show_message(_("The city has no key yet. Finish the first-run setup first."))
             self.import_btn.setEnabled(False)

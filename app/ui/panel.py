@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from app.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, current_language
 from app.ui.fields import CheckList
 from app.ui.look import ERROR, HINT, WARN, fmt_datetime, fmt_number, lead
-from app.ui.roles import RoleApp, TrustPackDialog, role_menu_tail, only_default
+from app.ui.roles import RoleApp, TrustPackDialog, dialog_buttons, role_menu_tail
 from app.ui.stage import heading, wrapped
 from app.ui.tasks import Task, error_text
 
@@ -266,17 +266,7 @@ class ImportBundlesDialog(QDialog):
         self.message.setAccessibleName(_("Problem"))
         self.message.setVisible(False)
         lay.addWidget(self.message)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.import_btn = QPushButton(_("Import"))
-        self.import_btn.setDefault(True)
-        self.import_btn.clicked.connect(self.start_import)
-        self.close_btn = QPushButton(_("Close"))
-        self.close_btn.clicked.connect(self.reject)
-        buttons.addWidget(self.import_btn)
-        buttons.addWidget(self.close_btn)
-        lay.addLayout(buttons)
-        only_default(self, self.import_btn)
+        self.import_btn, self.close_btn = dialog_buttons(self, lay, _("Import"), self.start_import)
         self._lines = _Lines()
         self._lines.line.connect(self._add_line)
         if not ctx.has_panel_trust():
@@ -426,21 +416,11 @@ class OutputDialog(QDialog):
         self.done_text.setAccessibleName(_("Result"))
         self.done_text.setVisible(False)
         lay.addWidget(self.done_text)
-        buttons = QHBoxLayout()
         self.show_btn = QPushButton(_("Show the folder"))
         self.show_btn.setVisible(False)
         self.show_btn.clicked.connect(self.show_folder)
-        self.go_btn = QPushButton({"report": _("Write"), "results": _("Seal"), "board": _("Write and sign")}[mode])
-        self.go_btn.setDefault(True)
-        self.go_btn.clicked.connect(self.start)
-        self.close_btn = QPushButton(_("Close"))
-        self.close_btn.clicked.connect(self.reject)
-        buttons.addWidget(self.show_btn)
-        buttons.addStretch(1)
-        buttons.addWidget(self.go_btn)
-        buttons.addWidget(self.close_btn)
-        lay.addLayout(buttons)
-        only_default(self, self.go_btn)
+        go = {"report": _("Write"), "results": _("Seal"), "board": _("Write and sign")}[mode]
+        self.go_btn, self.close_btn = dialog_buttons(self, lay, go, self.start, leading=(self.show_btn,))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, _("Folder to write in"), self.folder.text())

@@ -201,20 +201,10 @@ class KeyDialog(QDialog):
         self.message = wrapped("", ERROR)
         self.message.setVisible(False)
         lay.addWidget(self.message)
-        buttons = QHBoxLayout()
         self.new_btn = QPushButton(_("I have no key yet: create one…"))
         self.new_btn.clicked.connect(self.create_key)
-        buttons.addWidget(self.new_btn)
-        buttons.addStretch(1)
-        self.ok = QPushButton(_("Unlock"))
-        self.ok.setDefault(True)
-        self.ok.clicked.connect(self.unlock)
-        close = QPushButton(_("Cancel"))
-        close.clicked.connect(self.reject)
-        buttons.addWidget(self.ok)
-        buttons.addWidget(close)
-        lay.addLayout(buttons)
-        only_default(self, self.ok)
+        self.ok, _close = dialog_buttons(self, lay, _("Unlock"), self.unlock, close_text=_("Cancel"),
+                                         leading=(self.new_btn,))
         (self.passphrase if self.path.text() else self.path).setFocus()
 
     def _browse(self) -> None:
@@ -327,20 +317,11 @@ class NewKeyDialog(QDialog):
         self.result.setAccessibleName(_("Result"))
         self.result.setVisible(False)
         lay.addWidget(self.result)
-        buttons = QHBoxLayout()
         self.card_btn = QPushButton(_("Save a copy of the public key card…"))
         self.card_btn.clicked.connect(lambda: self.save_card())
         self.card_btn.setVisible(False)
-        buttons.addWidget(self.card_btn)
-        buttons.addStretch(1)
-        self.ok = QPushButton(_("Create the key"))
-        self.ok.clicked.connect(self.create)
-        self.close_btn = QPushButton(_("Cancel"))
-        self.close_btn.clicked.connect(self.reject)
-        buttons.addWidget(self.ok)
-        buttons.addWidget(self.close_btn)
-        lay.addLayout(buttons)
-        only_default(self, self.ok)
+        self.ok, self.close_btn = dialog_buttons(self, lay, _("Create the key"), self.create, close_text=_("Cancel"),
+                                                 leading=(self.card_btn,))
         if self.key_path.exists():
             self.message.setText(_("There is already a key file at {path}: unlock it instead. Key files are never "
                                    "overwritten.", path=str(self.key_path)))
@@ -457,17 +438,7 @@ class TrustPackDialog(QDialog):
         self.message = wrapped("")
         self.message.setAccessibleName(_("Result"))
         lay.addWidget(self.message)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.ok = QPushButton(_("Import"))
-        self.ok.setDefault(True)
-        self.ok.clicked.connect(self.do_import)
-        close = QPushButton(_("Close"))
-        close.clicked.connect(self.reject)
-        buttons.addWidget(self.ok)
-        buttons.addWidget(close)
-        lay.addLayout(buttons)
-        only_default(self, self.ok)
+        self.ok, _close = dialog_buttons(self, lay, _("Import"), self.do_import)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, _("Folder of the trust pack"))
@@ -552,6 +523,27 @@ def role_menu_tail(window: Any, ctx: RoleApp, menu: Any) -> dict[str, Any]:
         "SDG Cities Kit {version}. Data folder: {path}", version=__version__, path=str(ctx.data_dir))))
     help_menu.addAction(about)
     return actions
+
+
+def dialog_buttons(dialog: QDialog, layout: Any, primary_text: str, on_primary: Callable[[], Any], *,
+                   close_text: str | None = None, leading: tuple[QPushButton, ...] = ()) -> tuple[QPushButton,
+                                                                                            QPushButton]:
+    """The bottom row of the kit's dialogs: ``leading`` buttons first, then the main action and
+    Close (or ``close_text``). The main action is the only default: Enter means it (see
+    :func:`only_default`); Close rejects the dialog. Returns (main action, close)."""
+    row = QHBoxLayout()
+    for b in leading:
+        row.addWidget(b)
+    row.addStretch(1)
+    primary = QPushButton(primary_text)
+    primary.clicked.connect(on_primary)
+    close = QPushButton(close_text or _("Close"))
+    close.clicked.connect(dialog.reject)
+    row.addWidget(primary)
+    row.addWidget(close)
+    layout.addLayout(row)
+    only_default(dialog, primary)
+    return primary, close
 
 
 def only_default(dialog: QDialog, primary: QPushButton) -> None:
