@@ -440,10 +440,36 @@ class Platform:
             return set()
         rows = s.execute(select(db.PObjectOwner.object_id).where(db.PObjectOwner.city_id == city_id,
                                                                  db.PObjectOwner.object_id.in_(object_ids))).scalars()
-        return {o for o in rows if self.object_path(o).is_file()}
+        return {o for o in rows if self.object_present(o)}
 
     def object_path(self, object_id: str) -> Path:
         return self.folder / "objects" / object_id[:2] / object_id
+
+    # An object larger than one segment is kept once: after the first bundle holding it is
+    # committed, its segments in bundles/<id>/ are its only copy and objects/<aa>/<id>.in names
+    # that bundle (a single-segment object is a hard link and costs nothing twice).
+    def _home_pointer(self, object_id: str) -> Path:
+        return self.object_path(object_id).with_name(object_id + ".in")
+
+    def folded_segments(self, object_id: str) -> list[Path] | None:
+        """The segment files, in order, of an object kept only inside a committed bundle."""
+        try:
+            bundle_id = self._home_pointer(object_id).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        home = self.folder / "bundles" / bundle_id
+        if not _HEX32.match(bundle_id) or not (home / bmod.MANIFEST).is_file():
+            return None
+        try:
+            manifest = json.loads((home / bmod.MANIFEST).read_bytes())
+            entry = next(o for o in manifest["objects"] if o["id"] == object_id)
+            paths = [home / seg["name"] for seg in entry["segments"]]
+        except (ValueError, KeyError, StopIteration, TypeError):
+            return None
+        return paths if all(p.is_file() for p in paths) else None
+
+    def object_present(self, object_id: str) -> bool:
+        return self.object_path(object_id).is_file() or self.folded_segments(object_id) is not None
 
     def _newest_revision(self, s: Session, submission_id: str, exclude: str | None = None) -> int:
         q = select(func.max(db.PBundle.revision)).where(db.PBundle.submission_id == submission_id,
@@ -637,7 +663,7 @@ class Platform:
         try:
             return min(self.upload_path(up.upload_id).stat().st_size, up.length)
         except FileNotFoundError:  # completed a moment ago: moved to the object store, row not yet updated
-            return up.length if self.object_path(up.object_id).is_file() else 0
+            return up.length if self.object_present(up.object_id) else 0
 
     def record_offset(self, upload_id: str, offset: int) -> int:
         expires = int(self.clock()) + self.settings.upload_expiry_seconds
@@ -668,7 +694,7 @@ class Platform:
                                                    "upload it again")
         dst = self.object_path(up.object_id)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.is_file():
+        if dst.is_file() or self.folded_segments(up.object_id) is not None:
             path.unlink(missing_ok=True)
         else:
             replace_with_retry(path, dst)
@@ -696,6 +722,7 @@ class Platform:
         final = self.folder / "bundles" / b.bundle_id
         if final.is_dir():
             verify_trusted(final, trust_dir=self.folder / "trust", demo=self.demo)
+            self._fold_into(final, json.loads((final / bmod.MANIFEST).read_bytes()))  # if a crash came between
             return final
         src = self.folder / "incoming" / b.bundle_id
         if not src.is_dir():
@@ -705,30 +732,7 @@ class Platform:
             shutil.copytree(src, tmp)
             manifest = json.loads((src / bmod.MANIFEST).read_bytes())
             for o in manifest["objects"]:
-                obj = self.object_path(o["id"])
-                segs = o["segments"]
-                if len(segs) == 1:
-                    dst = tmp / segs[0]["name"]
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    try:
-                        os.link(obj, dst)
-                    except OSError:
-                        shutil.copyfile(obj, dst)
-                    continue
-                with open(obj, "rb") as fin:  # larger than a segment: cut it as the bundle does
-                    for seg in segs:
-                        dst = tmp / seg["name"]
-                        dst.parent.mkdir(parents=True, exist_ok=True)
-                        left = int(seg["size"])
-                        with open(dst, "xb") as fout:
-                            while left:
-                                block = fin.read(min(_BLOCK, left))
-                                if not block:
-                                    raise ApiError(409, "missing_objects", "an object is shorter than listed")
-                                fout.write(block)
-                                left -= len(block)
-                            fout.flush()
-                            os.fsync(fout.fileno())
+                self._place_object(o["id"], o["segments"], tmp)
             try:
                 verify_trusted(tmp, trust_dir=self.folder / "trust", demo=self.demo)
             except KitError as exc:
@@ -742,7 +746,65 @@ class Platform:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        self._fold_into(final, manifest)
         return final
+
+    def _place_object(self, object_id: str, segs: list[dict[str, Any]], tmp: Path) -> None:
+        """Write one object's segment files into the bundle being built: hard links where the stored
+        pieces already have the bundle's cut, copies otherwise."""
+        try:
+            self._place_pieces(object_id, segs, tmp)
+        except FileNotFoundError:  # another commit folded the object into its bundle meanwhile
+            for seg in segs:
+                (tmp / seg["name"]).unlink(missing_ok=True)
+            self._place_pieces(object_id, segs, tmp)
+
+    def _place_pieces(self, object_id: str, segs: list[dict[str, Any]], tmp: Path) -> None:
+        obj = self.object_path(object_id)
+        pieces = [obj] if obj.is_file() else self.folded_segments(object_id)
+        if pieces is None:
+            raise ApiError(409, "missing_objects", "an object is missing", missing=[object_id])
+        sizes = [p.stat().st_size for p in pieces]
+        if sizes == [int(seg["size"]) for seg in segs]:
+            for piece, seg in zip(pieces, segs):
+                dst = tmp / seg["name"]
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(piece, dst)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # a file system without hard links
+                    shutil.copyfile(piece, dst)
+            return
+        reader = bmod._SegmentReader(pieces)  # noqa: SLF001 - the pieces as one stream
+        try:
+            for seg in segs:  # another cut than the stored one: copy, block by block
+                dst = tmp / seg["name"]
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                left = int(seg["size"])
+                with open(dst, "xb") as fout:
+                    while left:
+                        block = reader.read(min(_BLOCK, left))
+                        if not block:
+                            raise ApiError(409, "missing_objects", "an object is shorter than listed")
+                        fout.write(block)
+                        left -= len(block)
+                    fout.flush()
+                    os.fsync(fout.fileno())
+        finally:
+            reader.close()
+
+    def _fold_into(self, bundle: Path, manifest: dict[str, Any]) -> None:
+        """After a commit: an object cut into several segments is now stored twice (the object and
+        the bundle's segments); keep the segments, and a pointer to them, instead."""
+        for o in manifest["objects"]:
+            obj = self.object_path(o["id"])
+            if len(o["segments"]) < 2 or not obj.is_file():
+                continue
+            pointer = self._home_pointer(o["id"])
+            atomic_write_bytes(pointer, bundle.name.encode("ascii"), verify=False)
+            if self.folded_segments(o["id"]) is not None:  # the pointer works: only then drop the copy
+                obj.unlink(missing_ok=True)
 
     def commit(self, principal: Principal, bundle_id: str) -> dict[str, Any]:
         with self.session(write=False) as s:
@@ -929,6 +991,7 @@ class Platform:
             shutil.rmtree(self.folder / "incoming" / b, ignore_errors=True)
         for o in orphans:
             self.object_path(o).unlink(missing_ok=True)
+            self._home_pointer(o).unlink(missing_ok=True)
         return {"expired_uploads": len(expired), "nonces": int(old or 0), "abandoned_bundles": len(abandoned),
                 "unused_objects": len(orphans)}
 

@@ -558,3 +558,57 @@ def test_abandoned_negotiations_are_cleared_with_their_quota_and_unshared_object
     # A1 can be sent again from the start, and is received once
     assert len(send(world, service, tmp_path / "again", "A1").sent) == 1
     assert platform.commits(m["bundle_id"]) == 1
+
+
+def test_a_bundle_whose_objects_span_several_segments_is_received_whole_and_opens(world, service, platform, tmp_path):
+    import os
+
+    from app.bundle.submit import seal_stage
+    from app.model.service import Kit
+
+    big = tmp_path / "household-survey.csv"
+    big.write_bytes(os.urandom(300_000))  # incompressible: its own object, cut in 64 KiB segments
+    with Kit(world.city) as kit:
+        req = next(iter(kit.framework.stage("B").requirements()))
+        kit.attach_evidence("B", req.id, big, kind="dataset")
+        sealed = seal_stage(kit, "B", world.city_key, tmp_path / "stick", segment_size=64 * 1024).path
+    m = verify_folder(sealed).manifest
+    assert max(len(o["segments"]) for o in m["objects"]) >= 4
+    collect(world.officer, sealed.parent)
+    rep = sync(world.officer, world.officer_key, url=service.url, policy=FAST, pull=False)
+    assert [s["bundle_id"] for s in rep.sent] == [m["bundle_id"]]
+    received = platform.folder / "bundles" / m["bundle_id"]
+    vb = verify_folder(received)  # every segment is there, at its size and hash, signed list intact
+    opened = open_bundle(vb, world.panel_key.age_identity, tmp_path / "opened")
+    (f,) = [f for f in opened.files if f.get("original_name") == "household-survey.csv"]
+    assert (tmp_path / "opened" / f["path"]).read_bytes() == big.read_bytes()  # the panel gets the same bytes
+
+    # stored once: the segments in the committed bundle are the object's only copy
+    for o in m["objects"]:
+        if len(o["segments"]) > 1:
+            assert not platform.object_path(o["id"]).exists()
+            assert platform.folded_segments(o["id"]) == [received / seg["name"] for seg in o["segments"]]
+    big_obj = max(m["objects"], key=lambda o: o["size"])  # the survey
+
+    # the next revisions reuse the object: not sent again, placed from those segments -- linked when
+    # they are cut the same way, copied when cut otherwise -- and each opens to the same bytes
+    for rev, seg_size in ((2, 64 * 1024), (3, 128 * 1024)):
+        with Kit(world.city) as kit:
+            again = seal_stage(kit, "B", world.city_key, tmp_path / f"stick{rev}", segment_size=seg_size).path
+        m2 = verify_folder(again).manifest
+        (obj2,) = [o for o in m2["objects"] if o["id"] == big_obj["id"]]
+        collect(world.officer, again.parent)
+        stats = TransferStats()
+        rep = sync(world.officer, world.officer_key, url=service.url, policy=FAST, pull=False, stats=stats)
+        assert [x["bundle_id"] for x in rep.sent] == [m2["bundle_id"]]
+        assert stats.body_bytes < big_obj["size"]  # the big object did not travel again
+        received2 = platform.folder / "bundles" / m2["bundle_id"]
+        vb2 = verify_folder(received2)
+        same_cut = [s["size"] for s in obj2["segments"]] == [s["size"] for s in big_obj["segments"]]
+        first = received2 / obj2["segments"][0]["name"]
+        assert first.stat().st_ino == (received / big_obj["segments"][0]["name"]).stat().st_ino or not same_cut
+        assert same_cut == (seg_size == 64 * 1024)
+        out = tmp_path / f"opened{rev}"
+        opened2 = open_bundle(vb2, world.panel_key.age_identity, out)
+        (f2,) = [f for f in opened2.files if f.get("original_name") == "household-survey.csv"]
+        assert (out / f2["path"]).read_bytes() == big.read_bytes()
