@@ -88,10 +88,15 @@ def isolate_placeholders(on: bool = True) -> None:
     _isolate = on
 
 
+def isolated(text: str, lang: str | None = None) -> str:
+    """``text`` in a first-strong isolate (U+2068 ... U+2069) when ``lang`` is right to left."""
+    return f"\u2068{text}\u2069" if text and is_rtl(lang) else text
+
+
 def fill(text: str, params: dict[str, object], lang: str | None = None) -> str:
     """``text.format(**params)``, with the filled-in texts isolated (see :func:`isolate_placeholders`)."""
     if _isolate and params and is_rtl(lang):
-        params = {k: f"\u2068{v}\u2069" if isinstance(v, str) and v else v for k, v in params.items()}
+        params = {k: isolated(v, lang) if isinstance(v, str) else v for k, v in params.items()}
     return text.format(**params)
 
 

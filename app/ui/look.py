@@ -15,7 +15,7 @@ from functools import lru_cache
 from PySide6.QtCore import QDate, QDateTime, QLibraryInfo, QLocale, Qt, QTime, QTranslator
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
-from app.i18n import current_language, is_rtl, isolate_placeholders, set_language
+from app.i18n import current_language, is_rtl, isolate_placeholders, isolated, set_language
 
 FONT_FILES = ("KurintoSans-Rg.ttf", "KurintoSansSC-Rg.ttf")
 LATIN_FAMILY = "Kurinto Sans"
@@ -84,7 +84,7 @@ def apply_language(app: QGuiApplication, lang: str) -> str:
 def isolate(text: str) -> str:
     """``text`` (a path, a file name, a fingerprint) as a first-strong isolate when the interface is
     right to left, so its own direction survives among Arabic words; unchanged otherwise."""
-    return f"\u2068{text}\u2069" if text and is_rtl() else text
+    return isolated(text)
 
 
 def collation_key(text: str) -> Any:
